@@ -1,0 +1,19 @@
+"""The extension application, loaded into every user's jupyter-server."""
+
+from __future__ import annotations
+
+from jupyter_server.extension.application import ExtensionApp
+
+from .client import ServiceClient
+from .handlers import default_handlers
+
+
+class MentorhubExtension(ExtensionApp):
+    name = "mentorhub"
+    load_other_extensions = True
+
+    def initialize_settings(self) -> None:
+        self.settings["mentorhub.client"] = ServiceClient(parent=self, log=self.log)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(default_handlers)

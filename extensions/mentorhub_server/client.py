@@ -1,0 +1,63 @@
+"""Calls to the mentorhub service, made with the server owner's own JupyterHub token.
+
+The token is the one JupyterHub gave this server ($JUPYTERHUB_API_TOKEN): it acts as
+the server's user, with the scopes of ``Spawner.server_token_scopes``. The service
+decides what that user may do; nothing here is trusted by anyone else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from traitlets import Float, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+
+class ServiceError(Exception):
+    """The service refused or could not be reached; carries a status and a message to show."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class ServiceClient(LoggingConfigurable):
+    service_url = Unicode(help="Base URL of the mentorhub service (env MENTORHUB_SERVICE_URL).").tag(config=True)
+
+    @default("service_url")
+    def _service_url_default(self) -> str:
+        return os.environ.get("MENTORHUB_SERVICE_URL", "http://127.0.0.1:8003")
+
+    service_prefix = Unicode("/services/mentorhub/", help="The service's URL prefix.").tag(config=True)
+    request_timeout = Float(10.0, help="Seconds to wait for the service.").tag(config=True)
+
+    async def request(self, method: str, path: str, body: Any = None) -> Any:
+        token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+        url = self.service_url.rstrip("/") + self.service_prefix + path.lstrip("/")
+        req = HTTPRequest(
+            url,
+            method=method,
+            headers={"Authorization": f"token {token}", "Accept": "application/json"},
+            body=None if body is None else json.dumps(body),
+            request_timeout=self.request_timeout,
+        )
+        try:
+            resp = await AsyncHTTPClient().fetch(req)
+        except HTTPClientError as e:
+            if e.code == 599 or e.response is None:
+                raise ServiceError(503, "the mentorhub service is unreachable; try again shortly") from None
+            raise ServiceError(e.code, _message(e.response.body) or e.message) from None
+        except OSError:
+            raise ServiceError(503, "the mentorhub service is unreachable; try again shortly") from None
+        return json.loads(resp.body) if resp.body else None
+
+
+def _message(body: bytes | None) -> str:
+    try:
+        return str(json.loads(body or b"{}").get("message", ""))
+    except (ValueError, AttributeError):
+        return ""

@@ -1,0 +1,121 @@
+"""The service application: ``initialize()`` is its list of start-up steps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+from jupyterhub.services.auth import HubOAuth
+from tornado import web
+from traitlets import Dict, Unicode, default
+from traitlets.config import Application
+
+from . import __version__
+from .courses import CourseManager
+from .db import Database, make_engine, upgrade
+from .handlers import default_handlers
+from .hub_groups import HubGroups
+from .orm import Role
+
+
+def _env(name: str, fallback: str = "") -> str:
+    return os.environ.get(name, fallback)
+
+
+class MentorhubService(Application):
+    name = "mentorhub-service"
+    version = __version__
+    description = "Hub-side holder of courses, roles and secrets for mentorhub."
+
+    db_url = Unicode(help="SQLAlchemy URL of the service database (env MENTORHUB_SERVICE_DB_URL).").tag(config=True)
+
+    @default("db_url")
+    def _db_url_default(self) -> str:
+        return _env("MENTORHUB_SERVICE_DB_URL", "sqlite:///mentorhub.sqlite")
+
+    service_url = Unicode(help="Where to listen (set by JupyterHub as JUPYTERHUB_SERVICE_URL).").tag(config=True)
+
+    @default("service_url")
+    def _service_url_default(self) -> str:
+        return _env("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
+
+    prefix = Unicode(help="URL prefix behind the proxy (JUPYTERHUB_SERVICE_PREFIX).").tag(config=True)
+
+    @default("prefix")
+    def _prefix_default(self) -> str:
+        return _env("JUPYTERHUB_SERVICE_PREFIX", "/services/mentorhub/")
+
+    seed_course_dir = Unicode(help="A course directory to publish at start-up (the demo).").tag(config=True)
+
+    @default("seed_course_dir")
+    def _seed_dir_default(self) -> str:
+        return _env("MENTORHUB_SEED_COURSE_DIR")
+
+    seed_roles = Dict(help="username -> role in the seeded course.").tag(config=True)
+
+    @default("seed_roles")
+    def _seed_roles_default(self) -> dict:
+        return json.loads(_env("MENTORHUB_SEED_ROLES", "{}"))
+
+    def initialize(self, argv: list[str] | None = None) -> None:
+        super().initialize(argv)
+        self.init_db()
+        self.init_managers()
+        self.init_hub()
+        self.init_webapp()
+
+    def init_db(self) -> None:
+        self.engine = make_engine(self.db_url)
+        upgrade(self.engine)
+        self.db = Database(self.engine)
+
+    def init_managers(self) -> None:
+        self.courses = CourseManager(self.db)
+
+    def init_hub(self) -> None:
+        self.hub_auth = HubOAuth(cache_max_age=60)
+        self.hub_groups = HubGroups(self.hub_auth.api_url, self.hub_auth.api_token)
+
+    def init_webapp(self) -> None:
+        prefix = self.prefix if self.prefix.endswith("/") else self.prefix + "/"
+        self.webapp = web.Application(
+            default_handlers(prefix),
+            cookie_secret=os.urandom(32),
+            xsrf_cookies=False,  # checked per request in APIHandler.check_xsrf_cookie
+            hub_auth=self.hub_auth,
+            **{"mentorhub.courses": self.courses, "mentorhub.hub_groups": self.hub_groups},
+        )
+
+    async def seed(self) -> None:
+        if not self.seed_course_dir:
+            return
+        manifest = yaml.safe_load((Path(self.seed_course_dir) / "mentorhub.yaml").read_text())
+        roles = {user: Role(role) for user, role in self.seed_roles.items()}
+        self.courses.seed(manifest["slug"], manifest["title"], manifest.get("description", ""), roles)
+        self.log.info("published %s with %d roles", manifest["slug"], len(roles))
+
+    async def start_async(self) -> None:
+        url = urlparse(self.service_url)
+        self.webapp.listen(url.port, url.hostname, xheaders=True)
+        self.log.info("mentorhub service listening on %s", self.service_url)
+        await self.seed()
+        await self.hub_groups.sync_all(self.courses.all_memberships())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+    def start(self) -> None:
+        asyncio.run(self.start_async())
+
+
+def main() -> None:
+    app = MentorhubService.instance()
+    app.initialize()
+    app.start()

@@ -1,0 +1,59 @@
+"""Who may log in: hashed demo accounts locally, OAuth in production."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from traitlets.config import Config
+
+from ..settings import MentorhubSettings
+
+
+def apply(c: Config, s: MentorhubSettings) -> None:
+    if s.profile == "production":
+        _oauth(c, s)
+    else:
+        c.JupyterHub.authenticator_class = "mentorhub_hub.authenticator.PasswordFileAuthenticator"
+        c.PasswordFileAuthenticator.password_file = str(Path(s.data_dir) / "accounts" / "passwords.json")
+        c.PasswordFileAuthenticator.allow_all = True  # every account in the file; there is no sign-up
+        # as root, each user gets a unix account of their own with a private home
+        if os.geteuid() == 0:
+            c.PasswordFileAuthenticator.create_system_users = True
+            c.PasswordFileAuthenticator.add_user_cmd = _add_user_cmd(s)
+        c.PasswordFileAuthenticator.admin_users = set(s.admin_users)
+
+
+def _oauth(c: Config, s: MentorhubSettings) -> None:
+    local = os.geteuid() == 0  # local processes as root need a unix account per user
+    module, name = {
+        "github": ("oauthenticator.github", "GitHubOAuthenticator"),
+        "generic": ("oauthenticator.generic", "GenericOAuthenticator"),
+    }[s.oauth_provider]
+    if local:
+        name = "Local" + name
+    c.JupyterHub.authenticator_class = f"{module}.{name}"
+    section = c[name]
+    if local:
+        section.create_system_users = True
+        section.add_user_cmd = _add_user_cmd(s)
+    section.client_id = s.oauth_client_id
+    section.client_secret = s.oauth_client_secret
+    section.oauth_callback_url = s.oauth_callback_url or f"{s.public_url}/hub/oauth_callback"
+    section.allowed_users = set(s.allowed_users)
+    section.admin_users = set(s.admin_users)
+    section.allow_all = s.allow_all
+    if s.oauth_provider == "generic":
+        section.authorize_url = s.oauth_authorize_url
+        section.token_url = s.oauth_token_url
+        section.userdata_url = s.oauth_userdata_url
+        section.username_claim = s.oauth_username_claim
+        section.scope = list(s.oauth_scope)
+
+
+def _add_user_cmd(s: MentorhubSettings) -> list[str]:
+    """``adduser`` for a new user: no password, no login shell, a private (0700) home."""
+    return [
+        "adduser", "--quiet", "--disabled-password", "--gecos", "", "--shell", "/usr/sbin/nologin",
+        "--home", f"{s.home_root}/USERNAME",
+    ]  # JupyterHub appends the username

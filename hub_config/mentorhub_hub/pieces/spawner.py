@@ -1,0 +1,39 @@
+"""How a user's notebook server starts: a local process running mentorhub-singleuser."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from traitlets.config import Config
+
+from ..settings import MentorhubSettings
+
+# What $JUPYTERHUB_API_TOKEN in a user's server may do, intersected with what its user holds:
+# report activity, call the mentorhub service as that user, publish if the user may.
+SERVER_TOKEN_SCOPES = [
+    "users:activity!user",
+    "read:users:groups!user",
+    "access:services!service=mentorhub",
+    "custom:mentorhub:publish",
+]
+
+
+def apply(c: Config, s: MentorhubSettings) -> None:
+    if os.geteuid() == 0:
+        # each server runs as its user's own unix account, in that account's private home
+        c.JupyterHub.spawner_class = "localprocess"
+        c.Spawner.pre_spawn_hook = "mentorhub_hub.homes.ensure_private_home"
+    else:
+        # single-account dev mode: every server runs as the account that started the hub
+        c.JupyterHub.spawner_class = "simple"
+        c.SimpleLocalProcessSpawner.home_dir_template = str(Path(s.data_dir) / "homes" / "{username}")
+    c.Spawner.cmd = [s.bin("mentorhub-singleuser")]
+    c.Spawner.default_url = "/lab"
+    c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES
+    c.Spawner.environment = {
+        # where the extension reaches the service; an address, not a secret
+        "MENTORHUB_SERVICE_URL": f"http://127.0.0.1:{s.service_port}",
+    }
+    c.Spawner.start_timeout = 60
+    c.Spawner.http_timeout = 30
