@@ -22,7 +22,7 @@ class Base(DeclarativeBase):
     pass
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     learner = "learner"
     mentor = "mentor"
     instructor = "instructor"

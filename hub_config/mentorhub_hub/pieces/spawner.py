@@ -7,6 +7,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
+from ..homes import ensure_private_home
 from ..settings import MentorhubSettings
 
 # What $JUPYTERHUB_API_TOKEN in a user's server may do, intersected with what its user holds:
@@ -23,7 +24,7 @@ def apply(c: Config, s: MentorhubSettings) -> None:
     if os.geteuid() == 0:
         # each server runs as its user's own unix account, in that account's private home
         c.JupyterHub.spawner_class = "localprocess"
-        c.Spawner.pre_spawn_hook = "mentorhub_hub.homes.ensure_private_home"
+        c.Spawner.pre_spawn_hook = ensure_private_home
     else:
         # single-account dev mode: every server runs as the account that started the hub
         c.JupyterHub.spawner_class = "simple"

@@ -1,0 +1,179 @@
+"""Run a real mentorhub (``mentorhub demo``) in a subprocess and talk to it over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from tornado.websocket import websocket_connect
+
+BIN = Path(sys.prefix) / "bin"
+
+
+def free_port_block(size: int = 4) -> int:
+    """A base port such that base..base+size-1 are free now."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + size >= 65535:
+            continue
+        ok = True
+        for p in range(base, base + size):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free block of ports")
+
+
+class Hub:
+    """``mentorhub demo`` in a subprocess, with the accounts it printed."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port_block()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-hub.log"
+        self.proc: subprocess.Popen | None = None
+        self.passwords: dict[str, str] = {}
+
+    def start(self, timeout: float = 60) -> Hub:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [str(BIN / "mentorhub"), "demo", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            stdout=self._log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")
+            if "Press Ctrl-C to stop." in text:
+                banner = text[text.rindex("demo accounts"):]
+                self.passwords = dict(re.findall(r"^  (\S+)\s+(\S+)\s+\w+$", banner, re.M))
+                self.wait_for_service()
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"hub exited {self.proc.returncode}:\n{text[-3000:]}")
+            time.sleep(0.2)
+        raise TimeoutError(f"hub did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def wait_for_service(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/services/mentorhub/api/me", timeout=2).status_code == 401:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError("the mentorhub service did not come up")
+
+    def stop(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise
+        self._log.close()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    # --- talking to it -------------------------------------------------------------
+    def login(self, user: str, password: str | None = None) -> requests.Session:
+        s = requests.Session()
+        s.get(f"{self.url}/hub/login", timeout=10)
+        r = s.post(
+            f"{self.url}/hub/login",
+            data={"username": user, "password": password or self.passwords[user], "_xsrf": s.cookies.get("_xsrf")},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert r.status_code == 302, (r.status_code, r.text[:500])
+        return s
+
+    def token(self, session: requests.Session, **body) -> str:
+        """A new API token for the logged-in user (as a user would make on /hub/token)."""
+        name = self.whoami(session)
+        r = session.post(
+            f"{self.url}/hub/api/users/{name}/tokens",
+            json={"note": "test", **body},
+            headers={"X-XSRFToken": session.cookies.get("_xsrf")},
+            timeout=10,
+        )
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+
+    def whoami(self, session: requests.Session) -> str:
+        return session.get(f"{self.url}/hub/api/user", headers={"X-XSRFToken": session.cookies.get("_xsrf")}, timeout=10).json()["name"]
+
+
+    def spawn(self, token: str, user: str, timeout: float = 60) -> None:
+        h = {"Authorization": f"token {token}"}
+        r = requests.post(f"{self.url}/hub/api/users/{user}/server", headers=h, timeout=timeout)
+        assert r.status_code in (201, 202, 400), r.text  # 400: already running
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            model = requests.get(f"{self.url}/hub/api/users/{user}", headers=h, timeout=10).json()
+            server = model.get("servers", {}).get("")
+            if server and server.get("ready"):
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{user}'s server did not start:\n{self.log()[-3000:]}")
+
+
+async def execute(base_url: str, token: str, code: str, timeout: float = 60) -> str:
+    """Run ``code`` in a new kernel of the server at ``base_url``; return what it printed."""
+    h = {"Authorization": f"token {token}"}
+    kernel = requests.post(f"{base_url}api/kernels", headers=h, json={"name": "python3"}, timeout=30).json()
+    ws_url = base_url.replace("http", "ws", 1) + f"api/kernels/{kernel['id']}/channels"
+    from tornado.httpclient import HTTPRequest
+
+    conn = await websocket_connect(HTTPRequest(ws_url, headers=h, connect_timeout=30))
+    msg_id = uuid.uuid4().hex
+    conn.write_message(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "", "session": uuid.uuid4().hex, "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False},
+    }))
+    out: list[str] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            raw = await conn.read_message()
+            if raw is None:
+                break
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind = msg["msg_type"]
+            if kind == "stream":
+                out.append(msg["content"]["text"])
+            elif kind == "error":
+                out.append("\n".join(msg["content"]["traceback"]))
+            elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                break
+    finally:
+        conn.close()
+        requests.delete(f"{base_url}api/kernels/{kernel['id']}", headers=h, timeout=30)
+    return "".join(out)
