@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import yaml
 from jupyterhub.services.auth import HubOAuth
 from tornado import web
-from traitlets import Dict, Unicode, default
+from traitlets import Dict, Integer, Unicode, default
 from traitlets.config import Application
 
 from . import __version__
@@ -62,6 +62,13 @@ class MentorhubService(Application):
     def _seed_roles_default(self) -> dict:
         return json.loads(_env("MENTORHUB_SEED_ROLES", "{}"))
 
+    auth_cache_seconds = Integer(
+        1,
+        min=1,
+        help="Seconds a token's identity, as the hub vouched for it, is reused before asking again: "
+        "the longest an expired or revoked token keeps working here.",
+    ).tag(config=True)
+
     def initialize(self, argv: list[str] | None = None) -> None:
         super().initialize(argv)
         self.init_db()
@@ -78,7 +85,8 @@ class MentorhubService(Application):
         self.courses = CourseManager(self.db)
 
     def init_hub(self) -> None:
-        self.hub_auth = HubOAuth(cache_max_age=60)
+        # handlers find HubOAuth through its singleton, so configure the singleton itself
+        self.hub_auth = HubOAuth.instance(cache_max_age=self.auth_cache_seconds)
         self.hub_groups = HubGroups(self.hub_auth.api_url, self.hub_auth.api_token)
 
     def init_webapp(self) -> None:

@@ -7,7 +7,12 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from jupyterhub.services.auth import HubOAuthCallbackHandler, HubOAuthenticated
+from jupyterhub.services.auth import (
+    HubOAuth,
+    HubOAuthCallbackHandler,
+    HubOAuthenticated,
+    UserNotAllowed,
+)
 from sqlalchemy.exc import IntegrityError
 from tornado import web
 
@@ -42,6 +47,15 @@ def api(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]
 
 
 class APIHandler(HubOAuthenticated, web.RequestHandler):
+    hub_auth_class = HubOAuth
+
+    async def prepare(self) -> None:
+        """Identify the caller without blocking the event loop (HubOAuth's sync path would)."""
+        user = await self.hub_auth.get_user(self, sync=False)
+        try:
+            self._hub_auth_user_cache = self.check_hub_user(user) if user else None
+        except UserNotAllowed:
+            raise web.HTTPError(403, f"{user['name']} may not use the mentorhub service") from None
     @property
     def courses(self) -> CourseManager:
         return self.settings["mentorhub.courses"]

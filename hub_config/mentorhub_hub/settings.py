@@ -96,7 +96,8 @@ class MentorhubSettings(Configurable):
     def _db_url(self, proposal):
         url = proposal.value
         if not url.startswith(("sqlite:///", "postgresql")):
-            raise TraitError(f"{url!r} is not a sqlite:/// or postgresql:// URL")
+            var = ENV_PREFIX + proposal.trait.name.upper()
+            raise TraitError(f"{var}: {url!r} is not a sqlite:/// or postgresql:// URL")
         return url
 
     @property

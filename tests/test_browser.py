@@ -1,0 +1,221 @@
+"""Real-browser tests (Playwright driving Debian's chromium) of the pages a person uses.
+
+One ``mentorhub demo`` hub and one headless chromium serve the whole module. Each page
+state is also saved as a PNG under ``tests/artifacts/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from hubtools import Hub
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LAB_TIMEOUT_MS = 60_000
+SECRET_FILE = "learner2-private-notes.txt"
+
+
+# --- fixtures ----------------------------------------------------------------------------
+# Sync Playwright runs its asyncio loop in a greenlet of the main thread, so to asyncio that
+# loop is running here. pytest-jupyter's autouse fixtures (loaded by conftest.py) would pick
+# it up, try to close it and run a ServerApp cleanup on it after every test. This module
+# starts no in-process ServerApp and needs no loop, so both are replaced for it.
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> None:
+    return None
+
+
+@pytest.fixture(scope="module")
+def mh_browser_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    hub = Hub(tmp_path_factory.mktemp("mh_browser") / "data")
+    try:
+        hub.start()
+        yield hub
+    finally:
+        if hub.proc is not None:
+            hub.stop()
+
+
+@pytest.fixture(scope="module")
+def mh_browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def mh_fresh_context(mh_browser: Browser) -> Iterator[BrowserContext]:
+    """A browser context with no cookies: a person who has not logged in."""
+    context = mh_browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def mh_learner1_page(mh_browser: Browser, mh_browser_hub: Hub) -> Iterator[Page]:
+    """A page of a browser in which learner1 logged in with the form and has JupyterLab open."""
+    context = mh_browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        log_in(page, mh_browser_hub, "learner1", mh_browser_hub.passwords["learner1"])
+        wait_for_lab(page)
+        yield page
+    finally:
+        context.close()
+
+
+# --- helpers -----------------------------------------------------------------------------
+def shot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"browser-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def log_in(page: Page, hub: Hub, username: str, password: str) -> None:
+    """Type the credentials on the hub's login page and press the button."""
+    page.goto(f"{hub.url}/hub/login")
+    page.get_by_label("Username:").fill(username)
+    page.get_by_label("Password:").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def wait_for_lab(page: Page) -> None:
+    """Wait (through the spawn) until the JupyterLab shell and its launcher are drawn."""
+    page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=LAB_TIMEOUT_MS)
+    page.wait_for_selector(".jp-Launcher", state="visible", timeout=LAB_TIMEOUT_MS)
+
+
+def hub_cookies(context: BrowserContext) -> list[str]:
+    return [c["name"] for c in context.cookies() if c["name"].startswith("jupyterhub")]
+
+
+# --- tests -------------------------------------------------------------------------------
+def test_learner_logs_in_with_the_form_and_jupyterlab_loads(
+    mh_browser_hub: Hub, mh_fresh_context: BrowserContext
+) -> None:
+    hub = mh_browser_hub
+    page = mh_fresh_context.new_page()
+    page.goto(f"{hub.url}/hub/login")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    shot(page, "1-login-page")
+
+    log_in(page, hub, "learner1", hub.passwords["learner1"])
+    wait_for_lab(page)
+
+    assert re.fullmatch(rf"{re.escape(hub.url)}/user/learner1/lab(/.*)?(\?.*)?", page.url), page.url
+    expect(page.locator(".jp-LauncherCard").first).to_be_visible()
+    # the file browser lists learner1's own server
+    expect(page.locator("#filebrowser")).to_be_attached()
+    shot(page, "2-jupyterlab-loaded")
+
+
+def test_logged_in_browser_gets_its_identity_and_course_role_from_the_extension(
+    mh_browser_hub: Hub, mh_learner1_page: Page
+) -> None:
+    page = mh_learner1_page
+    result = page.evaluate(
+        """async (url) => {
+            // as JupyterLab's own requests do: cookie auth plus the server's XSRF token
+            const xsrf = document.cookie.match(/(?:^|; )_xsrf=([^;]*)/);
+            const headers = xsrf ? {"X-XSRFToken": decodeURIComponent(xsrf[1])} : {};
+            const r = await fetch(url, {credentials: "same-origin", headers});
+            return {status: r.status, type: r.headers.get("content-type"), body: await r.text()};
+        }""",
+        f"{mh_browser_hub.url}/user/learner1/mentorhub/api/me",
+    )
+    assert result["status"] == 200, result
+    assert "json" in (result["type"] or ""), result
+    me = json.loads(result["body"])
+    assert me["name"] == "learner1", me
+    roles = {c["course"]: c["role"] for c in me["courses"]}
+    assert roles.get("intro-python") == "learner", me
+
+
+def test_wrong_password_shows_login_again_with_an_error_and_grants_no_session(
+    mh_browser_hub: Hub, mh_fresh_context: BrowserContext
+) -> None:
+    hub = mh_browser_hub
+    page = mh_fresh_context.new_page()
+    log_in(page, hub, "learner1", hub.passwords["learner1"] + "-wrong")
+
+    expect(page.locator(".login_error")).to_be_visible()
+    expect(page.locator(".login_error")).to_contain_text("Invalid username or password")
+    assert page.url.startswith(f"{hub.url}/hub/login"), page.url
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    shot(page, "3-login-error")
+
+    assert "jupyterhub-hub-login" not in hub_cookies(mh_fresh_context), mh_fresh_context.cookies()
+    page.goto(f"{hub.url}/hub/home")
+    assert page.url.startswith(f"{hub.url}/hub/login"), page.url
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.locator("#jp-main-dock-panel")).to_have_count(0)
+
+
+def test_learner1_browser_cannot_open_learner2_server(
+    mh_browser_hub: Hub, mh_learner1_page: Page
+) -> None:
+    hub = mh_browser_hub
+    # learner2's server runs and holds a file of theirs, so the proxy does route to it
+    session = hub.login("learner2")
+    token = hub.token(session)
+    hub.spawn(token, "learner2")
+    base = f"{hub.url}/user/learner2/"
+    r = requests.put(
+        f"{base}api/contents/{SECRET_FILE}",
+        headers={"Authorization": f"token {token}"},
+        json={"type": "file", "format": "text", "content": "learner2 only"},
+        timeout=30,
+    )
+    assert r.status_code in (200, 201), r.text
+
+    page = mh_learner1_page.context.new_page()
+    try:
+        response = page.goto(f"{base}lab")
+        page.wait_for_load_state("networkidle")
+        shot(page, "4-denied-learner2-server")
+        text = page.content()
+        assert response is not None
+        # JupyterHub refuses: its 403 page, or a redirect back to the hub (never learner2's lab)
+        forbidden_page = response.status == 403 and "You do not have permission" in text
+        sent_back_to_hub = page.url.startswith(f"{hub.url}/hub/") and response.status < 400
+        assert forbidden_page or sent_back_to_hub, (response.status, page.url, text[:500])
+        assert SECRET_FILE not in text
+        expect(page.locator("#jp-main-dock-panel")).to_have_count(0)
+        assert "jupyterhub-user-learner2" not in hub_cookies(page.context)
+
+        # nor can the session read learner2's files through the server's API
+        api = page.request.get(f"{base}api/contents", max_redirects=0)
+        assert api.status in (302, 403), api.status
+        assert SECRET_FILE not in api.text()
+    finally:
+        page.close()
