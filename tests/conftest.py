@@ -5,15 +5,12 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/hubtools.py
-
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
 PG_ADMIN = os.environ.get("MENTORHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

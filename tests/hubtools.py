@@ -54,7 +54,7 @@ class Hub:
 
     def start(self, timeout: float = 60) -> Hub:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed by stop)
         self.proc = subprocess.Popen(
             [str(BIN / "mentorhub"), "demo", "--port", str(self.port), "--data-dir", str(self.data_dir)],
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,

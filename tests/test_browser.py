@@ -6,7 +6,6 @@ state is also saved as a PNG under ``tests/artifacts/`` for a person to look at.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -33,22 +32,6 @@ SECRET_FILE = "learner2-private-notes.txt"
 
 
 # --- fixtures ----------------------------------------------------------------------------
-# Sync Playwright runs its asyncio loop in a greenlet of the main thread, so to asyncio that
-# loop is running here. pytest-jupyter's autouse fixtures (loaded by conftest.py) would pick
-# it up, try to close it and run a ServerApp cleanup on it after every test. This module
-# starts no in-process ServerApp and needs no loop, so both are replaced for it.
-@pytest.fixture(autouse=True)
-def jp_asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
-
-
-@pytest.fixture(autouse=True)
-def jp_server_cleanup() -> None:
-    return None
-
-
 @pytest.fixture(scope="module")
 def mh_browser_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     hub = Hub(tmp_path_factory.mktemp("mh_browser") / "data")

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
-from traitlets.config import Config
-
 from mentorhub_hub.homes import ensure_private_home
 from mentorhub_hub.pieces import load_pieces
 from mentorhub_hub.pieces.roles import PUBLISH_SCOPE, SERVICE_ACCESS
 from mentorhub_hub.pieces.spawner import SERVER_TOKEN_SCOPES
 from mentorhub_hub.settings import MentorhubSettings, SettingsError
+from traitlets.config import Config
 
 
 def local_config(tmp_path, **env) -> Config:

@@ -9,6 +9,7 @@ the accounts it created are removed at the end.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import pwd
@@ -49,6 +50,28 @@ def unix_account_exists(name: str) -> bool:
     return True
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*/children"):
+            try:
+                kids = [int(k) for k in task.read_text().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
+
+
+def start_time(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 def http() -> requests.Session:
     s = requests.Session()
     s.trust_env = False  # loopback only: never through a proxy from the environment
@@ -68,15 +91,15 @@ class ProductionHub:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> ProductionHub:
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [str(BIN / "jupyterhub"), "-f", str(REPO / "jupyterhub_config.py")],
-            cwd=self.data_dir,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(BIN / "jupyterhub"), "-f", str(REPO / "jupyterhub_config.py")],
+                cwd=self.data_dir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -90,23 +113,21 @@ class ProductionHub:
         raise TimeoutError(f"hub did not start:\n{self.log()[-3000:]}")
 
     def stop(self, timeout: float = 30) -> None:
-        if self.proc is None:
+        """SIGINT the hub and wait; then kill whatever it started that outlived it."""
+        if self.proc is None or self.proc.poll() is not None:
             return
+        # the proxy and the service run in sessions of their own: remember them now
+        children = [(pid, start_time(pid)) for pid in descendants(self.proc.pid)]
+        self.proc.send_signal(signal.SIGINT)
         try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGINT)
-                try:
-                    self.proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait()
-            # the proxy and the service are the hub's children, in its process group
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        finally:
-            self._log.close()
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        for pid, started in children:
+            if started is not None and start_time(pid) == started:  # same process, not a reuse
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -462,9 +483,7 @@ def test_generic_provider_settings_do_not_leak_into_github(tmp_path):
         ({"MENTORHUB_OAUTH_CLIENT_SECRET": "y"}, ["MENTORHUB_OAUTH_CLIENT_ID"]),
     ],
 )
-def test_github_provider_without_client_credentials_is_a_settings_error(
-    tmp_path, present, missing
-):
+def test_github_provider_without_client_credentials_is_a_settings_error(tmp_path, present, missing):
     env = {
         "MENTORHUB_PROFILE": "production",
         "MENTORHUB_OAUTH_PROVIDER": "github",
@@ -479,3 +498,18 @@ def test_github_provider_without_client_credentials_is_a_settings_error(
     for name in {"MENTORHUB_OAUTH_CLIENT_ID", "MENTORHUB_OAUTH_CLIENT_SECRET"} - set(missing):
         assert name not in message
     assert "AUTHORIZE_URL" not in message  # github needs no endpoints
+
+
+@pytest.mark.parametrize("ip", ["0.0.0.0", "", "::"])
+def test_wildcard_listen_address_is_not_used_as_the_callback_host(tmp_path, ip):
+    c = load_pieces(Config(), github_settings(tmp_path, ip=ip))
+    auth = import_item(c.JupyterHub.authenticator_class)(config=c)
+    # unset: OAuthenticator derives it from the host the browser used, where the state cookie is
+    assert auth.oauth_callback_url == ""
+
+
+@pytest.mark.parametrize("host", ["https://hub.example.org", "hub.example.org"])
+def test_callback_url_is_on_the_subdomain_host_when_there_is_one(tmp_path, host):
+    c = load_pieces(Config(), github_settings(tmp_path, subdomain_host=host))
+    auth = import_item(c.JupyterHub.authenticator_class)(config=c)
+    assert auth.oauth_callback_url == "https://hub.example.org/hub/oauth_callback"

@@ -7,13 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
-from sqlalchemy.exc import IntegrityError
-
 from mentorhub_service.courses import CourseManager, CourseNotFound, InvalidRequest, hub_group
 from mentorhub_service.db import Database, make_engine, upgrade
 from mentorhub_service.orm import Base, Role
 from mentorhub_service.permissions import PUBLISH_SCOPE, Caller, Forbidden
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 INSTRUCTOR = Caller("ada", frozenset({PUBLISH_SCOPE}))
 LEARNER = Caller("lin")
@@ -58,7 +57,6 @@ def test_downgrade_to_base_removes_every_table(mh_db_url: str) -> None:
 def upgrade_down(engine) -> None:
     from alembic import command
     from alembic.config import Config
-
     from mentorhub_service.db import MIGRATIONS
 
     cfg = Config()

@@ -26,6 +26,8 @@ def check_ports(s: MentorhubSettings) -> None:
     ):
         ip = s.ip if role == "public proxy" else "127.0.0.1"
         with socket.socket() as sock:
+            # as the servers themselves bind: a port left in TIME_WAIT by the last run is free
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((ip, port))
             except OSError as e:

@@ -77,7 +77,7 @@ class MentorhubSettings(Configurable):
     oauth_provider = Enum(["github", "generic"], default_value="generic", help="OAuth provider of the production profile.").tag(config=True)
     oauth_client_id = Unicode("", help="OAuth client id.").tag(config=True)
     oauth_client_secret = Unicode("", help="OAuth client secret (never logged).").tag(config=True)
-    oauth_callback_url = Unicode("", help="OAuth callback URL; default: <public URL>/hub/oauth_callback.").tag(config=True)
+    oauth_callback_url = Unicode("", help="OAuth callback URL; default: <subdomain host or http://ip:port>/hub/oauth_callback, derived from each request when ip is a wildcard.").tag(config=True)
     oauth_authorize_url = Unicode("", help="Generic OAuth2: authorization endpoint.").tag(config=True)
     oauth_token_url = Unicode("", help="Generic OAuth2: token endpoint.").tag(config=True)
     oauth_userdata_url = Unicode("", help="Generic OAuth2: userinfo endpoint.").tag(config=True)

@@ -39,7 +39,9 @@ def _oauth(c: Config, s: MentorhubSettings) -> None:
         section.add_user_cmd = _add_user_cmd(s)
     section.client_id = s.oauth_client_id
     section.client_secret = s.oauth_client_secret
-    section.oauth_callback_url = s.oauth_callback_url or f"{s.public_url}/hub/oauth_callback"
+    callback_url = _callback_url(s)
+    if callback_url:
+        section.oauth_callback_url = callback_url
     section.allowed_users = set(s.allowed_users)
     section.admin_users = set(s.admin_users)
     section.allow_all = s.allow_all
@@ -49,6 +51,27 @@ def _oauth(c: Config, s: MentorhubSettings) -> None:
         section.userdata_url = s.oauth_userdata_url
         section.username_claim = s.oauth_username_claim
         section.scope = list(s.oauth_scope)
+
+
+WILDCARD_IPS = ("", "0.0.0.0", "::", "[::]")
+
+
+def _callback_url(s: MentorhubSettings) -> str:
+    """Where the provider sends the browser back; "" lets OAuthenticator derive it per request.
+
+    The browser must come back to the host it started the login on (the OAuth state is a cookie
+    of that host), so the listen address is a usable default only when it is a concrete one.
+    """
+    if s.oauth_callback_url:
+        return s.oauth_callback_url
+    if s.subdomain_host:  # the hub is served at the subdomain host itself
+        host = s.subdomain_host.rstrip("/")
+        if "://" not in host:
+            host = "https://" + host  # as JupyterHub reads a subdomain_host without a scheme
+        return f"{host}/hub/oauth_callback"
+    if s.ip in WILDCARD_IPS:  # http://0.0.0.0:8000/... is no address a browser can come back to
+        return ""
+    return f"{s.public_url}/hub/oauth_callback"
 
 
 def _add_user_cmd(s: MentorhubSettings) -> list[str]:
