@@ -1,0 +1,1 @@
+"""Publishing a course: fetch an instructor's repository, validate it, build the learners' edition."""
