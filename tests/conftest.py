@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/hubtools.py
 
@@ -40,3 +43,37 @@ def mh_db_url(request, tmp_path: Path, mh_new_pg_url) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'mentorhub.sqlite'}"
     return mh_new_pg_url()
+
+
+DEMO_COURSE = Path(__file__).parent.parent / "courses" / "intro-python"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True,
+        env={**os.environ, "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.org",
+             "GIT_COMMITTER_NAME": "T", "GIT_COMMITTER_EMAIL": "t@example.org"},
+    ).stdout.strip()
+
+
+def make_course_repo(root: Path, slug: str, **manifest: object) -> Path:
+    """A git repository holding the demo course under another slug, with manifest changes."""
+    repo = root / slug
+    shutil.copytree(DEMO_COURSE, repo)
+    data = yaml.safe_load((repo / "mentorhub.yaml").read_text())
+    data.update(slug=slug, **manifest)
+    (repo / "mentorhub.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "first version")
+    return repo
+
+
+@pytest.fixture
+def mh_course_repo(tmp_path: Path):
+    """Factory: ``mh_course_repo("algebra", enrolment={"policy": "invite"})`` -> repo path."""
+
+    def make(slug: str, **manifest: object) -> Path:
+        return make_course_repo(tmp_path / "repos", slug, **manifest)
+
+    return make

@@ -11,6 +11,7 @@ import subprocess
 import psutil
 import pytest
 import requests
+from conftest import make_course_repo
 from hubtools import BIN, Hub, free_port_block
 
 
@@ -24,13 +25,13 @@ def test_demo_stops_on_ctrl_c_with_no_process_left_and_restarts_losing_nothing(t
     token = hub.token(hub.login("learner1"))
     hub.spawn(token, "learner1")
     instructor = hub.token(hub.login("instructor"))
-    r = requests.post(
-        f"{hub.url}/services/mentorhub/api/courses",
-        json={"slug": "kept", "title": "Kept across restarts"},
-        headers={"Authorization": f"token {instructor}"},
-        timeout=10,
+    repo = make_course_repo(tmp_path / "repos", "kept")
+    published = subprocess.run(
+        [str(BIN / "mentorhub"), "course", "publish", str(repo), "--hub-url", hub.url, "--token", instructor],
+        capture_output=True, text=True, timeout=120,
     )
-    assert r.status_code == 201
+    assert published.returncode == 0, published.stderr
+    assert "kept: published as version 1" in published.stdout
     children = descendants_of_hub(hub)
     assert len(children) >= 3  # proxy, service, learner1's server (and its kernel-less children)
     passwords = dict(hub.passwords)

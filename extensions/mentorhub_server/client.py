@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
+import urllib.request
 from typing import Any
+from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Float, Unicode, default
@@ -35,13 +38,21 @@ class ServiceClient(LoggingConfigurable):
     service_prefix = Unicode("/services/mentorhub/", help="The service's URL prefix.").tag(config=True)
     request_timeout = Float(10.0, help="Seconds to wait for the service.").tag(config=True)
 
-    async def request(self, method: str, path: str, body: Any = None) -> Any:
-        token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    def url(self, path: str, query: dict[str, Any] | None = None) -> str:
         url = self.service_url.rstrip("/") + self.service_prefix + path.lstrip("/")
+        return url + ("?" + urlencode(query, doseq=True) if query else "")
+
+    @staticmethod
+    def _headers() -> dict[str, str]:
+        return {"Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}"}
+
+    async def request(self, method: str, path: str, body: Any = None, query: dict | None = None) -> Any:
+        if body is None and method in ("POST", "PUT"):
+            body = {}
         req = HTTPRequest(
-            url,
+            self.url(path, query),
             method=method,
-            headers={"Authorization": f"token {token}", "Accept": "application/json"},
+            headers={**self._headers(), "Accept": "application/json", "Content-Type": "application/json"},
             body=None if body is None else json.dumps(body),
             request_timeout=self.request_timeout,
         )
@@ -54,6 +65,18 @@ class ServiceClient(LoggingConfigurable):
         except OSError:
             raise ServiceError(503, "the mentorhub service is unreachable; try again shortly") from None
         return json.loads(resp.body) if resp.body else None
+
+
+    def read_file(self, path: str) -> bytes:
+        """Blocking download for worker threads (course sync runs in an executor)."""
+        req = urllib.request.Request(self.url(path), headers=self._headers())
+        try:
+            with urllib.request.urlopen(req, timeout=self.request_timeout * 6) as resp:
+                return resp.read()
+        except urllib.error.HTTPError as e:
+            raise ServiceError(e.code, _message(e.read()) or str(e.reason)) from None
+        except OSError:
+            raise ServiceError(503, "the mentorhub service is unreachable; try again shortly") from None
 
 
 def _message(body: bytes | None) -> str:

@@ -6,10 +6,10 @@ import asyncio
 import json
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
 
-import yaml
 from jupyterhub.services.auth import HubOAuth
 from tornado import web
 from traitlets import Dict, Integer, Unicode, default
@@ -18,9 +18,12 @@ from traitlets.config import Application
 from . import __version__
 from .courses import CourseManager
 from .db import Database, make_engine, upgrade
+from .enrolment import EnrolmentManager
 from .handlers import default_handlers
 from .hub_groups import HubGroups
 from .orm import Role
+from .publisher import Publisher
+from .publishing.fetch import FetchLimits, GitCredentials
 
 
 def _env(name: str, fallback: str = "") -> str:
@@ -49,6 +52,29 @@ class MentorhubService(Application):
     @default("prefix")
     def _prefix_default(self) -> str:
         return _env("JUPYTERHUB_SERVICE_PREFIX", "/services/mentorhub/")
+
+    data_dir = Unicode(help="Where the service keeps files: published editions (env MENTORHUB_SERVICE_DATA_DIR).").tag(
+        config=True
+    )
+
+    @default("data_dir")
+    def _data_dir_default(self) -> str:
+        return _env("MENTORHUB_SERVICE_DATA_DIR", os.path.abspath("mentorhub-service"))
+
+    git_credentials_file = Unicode(
+        help="JSON file mapping URL prefixes to {username, password} for private course repositories "
+        "(env MENTORHUB_SERVICE_GIT_CREDENTIALS_FILE). Read by the service only; never sent to users."
+    ).tag(config=True)
+
+    @default("git_credentials_file")
+    def _git_credentials_default(self) -> str:
+        return _env("MENTORHUB_SERVICE_GIT_CREDENTIALS_FILE")
+
+    max_repo_mb = Integer(500, help="Largest course repository (history included) accepted, in MiB.").tag(config=True)
+    fetch_timeout = Integer(120, help="Seconds a repository fetch may take.").tag(config=True)
+    publish_workers = Integer(2, min=1, help="Publishing jobs (git, validation, edition build) run at once.").tag(
+        config=True
+    )
 
     seed_course_dir = Unicode(help="A course directory to publish at start-up (the demo).").tag(config=True)
 
@@ -83,6 +109,18 @@ class MentorhubService(Application):
 
     def init_managers(self) -> None:
         self.courses = CourseManager(self.db)
+        self.enrolment = EnrolmentManager(self.db)
+        limits = FetchLimits(max_repo_bytes=self.max_repo_mb * 2**20, timeout_seconds=float(self.fetch_timeout))
+        self.publisher = Publisher(
+            self.db, self.courses, Path(self.data_dir) / "editions", limits, self._git_credentials()
+        )
+        self.executor = ThreadPoolExecutor(self.publish_workers, thread_name_prefix="publish")
+
+    def _git_credentials(self) -> dict[str, GitCredentials]:
+        if not self.git_credentials_file:
+            return {}
+        data = json.loads(Path(self.git_credentials_file).read_text())
+        return {prefix: GitCredentials(c["username"], c["password"]) for prefix, c in data.items()}
 
     def init_hub(self) -> None:
         # handlers find HubOAuth through its singleton, so configure the singleton itself
@@ -96,16 +134,24 @@ class MentorhubService(Application):
             cookie_secret=os.urandom(32),
             xsrf_cookies=False,  # checked per request in APIHandler.check_xsrf_cookie
             hub_auth=self.hub_auth,
-            **{"mentorhub.courses": self.courses, "mentorhub.hub_groups": self.hub_groups},
+            max_body_size=self.max_repo_mb * 2**20,  # git bundles of local repositories
+            **{
+                "mentorhub.courses": self.courses,
+                "mentorhub.enrolment": self.enrolment,
+                "mentorhub.publisher": self.publisher,
+                "mentorhub.executor": self.executor,
+                "mentorhub.hub_groups": self.hub_groups,
+            },
         )
 
     async def seed(self) -> None:
         if not self.seed_course_dir:
             return
-        manifest = yaml.safe_load((Path(self.seed_course_dir) / "mentorhub.yaml").read_text())
         roles = {user: Role(role) for user, role in self.seed_roles.items()}
-        self.courses.seed(manifest["slug"], manifest["title"], manifest.get("description", ""), roles)
-        self.log.info("published %s with %d roles", manifest["slug"], len(roles))
+        published = await asyncio.get_running_loop().run_in_executor(
+            self.executor, self.publisher.publish_directory, Path(self.seed_course_dir), roles
+        )
+        self.log.info("published %s version %d (%d roles)", published.slug, published.version, len(roles))
 
     async def start_async(self) -> None:
         url = urlparse(self.service_url)

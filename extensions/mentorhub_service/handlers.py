@@ -2,102 +2,20 @@
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
 
-from jupyterhub.services.auth import (
-    HubOAuth,
-    HubOAuthCallbackHandler,
-    HubOAuthenticated,
-    UserNotAllowed,
-)
-from sqlalchemy.exc import IntegrityError
+from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
 
-from .courses import CourseManager, CourseNotFound, InvalidRequest, hub_group
-from .hub_groups import HubGroups
+from .base import APIHandler, api
+from .courses import hub_group
 from .orm import Role
-from .permissions import Caller, Forbidden
 
-# domain errors -> HTTP status; messages are written for the person who made the request
-ERRORS: dict[type[Exception], int] = {
-    InvalidRequest: 400,
-    Forbidden: 403,
-    CourseNotFound: 404,
-    IntegrityError: 409,
-}
-
-
-def api(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
-    """Require a hub identity (401 otherwise) and map domain errors to statuses."""
-
-    @functools.wraps(method)
-    async def wrapper(self: APIHandler, *args: str) -> None:
-        if self.current_user is None:
-            raise web.HTTPError(401, "authentication required: a valid JupyterHub token or login")
-        try:
-            await method(self, *args)
-        except tuple(ERRORS) as e:
-            message = "changed concurrently; try again" if isinstance(e, IntegrityError) else str(e)
-            raise web.HTTPError(ERRORS[type(e)], message) from None
-
-    return wrapper
-
-
-class APIHandler(HubOAuthenticated, web.RequestHandler):
-    hub_auth_class = HubOAuth
-
-    async def prepare(self) -> None:
-        """Identify the caller without blocking the event loop (HubOAuth's sync path would)."""
-        user = await self.hub_auth.get_user(self, sync=False)
-        try:
-            self._hub_auth_user_cache = self.check_hub_user(user) if user else None
-        except UserNotAllowed:
-            raise web.HTTPError(403, f"{user['name']} may not use the mentorhub service") from None
-    @property
-    def courses(self) -> CourseManager:
-        return self.settings["mentorhub.courses"]
-
-    @property
-    def hub_groups(self) -> HubGroups:
-        return self.settings["mentorhub.hub_groups"]
-
-    @property
-    def caller(self) -> Caller:
-        user = self.current_user
-        return Caller(user["name"], frozenset(user.get("scopes", [])), bool(user.get("admin")))
-
-    def get_login_url(self) -> str:
-        # API routes answer 401, they never redirect to a login page
-        raise web.HTTPError(401, "authentication required")
-
-    def check_xsrf_cookie(self) -> None:
-        # cookie-authenticated writes need XSRF, as JupyterHub's own API; tokens do not
-        if self.request.headers.get("Authorization"):
-            return
-        super().check_xsrf_cookie()
-
-    def body(self) -> dict:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except json.JSONDecodeError as e:
-            raise web.HTTPError(400, f"request body is not JSON: {e}") from None
-        if not isinstance(data, dict):
-            raise web.HTTPError(400, "request body must be a JSON object")
-        return data
-
-    def write_json(self, data: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(data))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None))[1]
-        message = getattr(exc, "log_message", None) if isinstance(exc, web.HTTPError) else None
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"status": status_code, "message": message or self._reason}))
+BUNDLE = "application/x-git-bundle"
 
 
 class MeHandler(APIHandler):
@@ -113,27 +31,129 @@ class MeHandler(APIHandler):
         self.write_json({"name": user["name"], "admin": bool(user.get("admin")), "courses": roles})
 
 
-class CoursesHandler(APIHandler):
+class CatalogHandler(APIHandler):
     @api
     async def get(self) -> None:
-        self.write_json({"courses": self.courses.catalog()})
+        try:
+            limit = min(max(int(self.get_argument("limit", "50")), 1), 200)
+            offset = max(int(self.get_argument("offset", "0")), 0)
+        except ValueError:
+            raise web.HTTPError(400, "limit and offset must be integers") from None
+        result = self.courses.catalog(
+            self.caller.name, self.get_argument("q", "").strip(), self.get_arguments("tag"), limit, offset
+        )
+        self.write_json(result)
+
+
+class PublishHandler(APIHandler):
+    """Publish a repository: JSON ``{"source": "https://...", "ref": ...}`` or a git bundle body."""
 
     @api
     async def post(self) -> None:
-        data = self.body()
-        for key in ("slug", "title"):
-            if not isinstance(data.get(key), str) or not data[key].strip():
-                raise web.HTTPError(400, f"{key!r} is required")
-        course = self.courses.create(self.caller, data["slug"], data["title"], str(data.get("description", "")))
-        await self.hub_groups.ensure_group(hub_group(course["slug"], Role.instructor))
-        await self.hub_groups.set_members(hub_group(course["slug"], Role.instructor), [self.caller.name], [])
-        self.write_json(course, status=201)
+        loop = asyncio.get_running_loop()
+        pool = self.settings["mentorhub.executor"]
+        if self.request.headers.get("Content-Type", "").startswith(BUNDLE):
+            ref = self.get_argument("ref", None)
+            shown = self.get_argument("source", "uploaded bundle")
+            with tempfile.TemporaryDirectory(dir=self.publisher.editions_root, prefix=".upload-") as tmp:
+                bundle = Path(tmp) / "course.bundle"
+                fd = os.open(bundle, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(self.request.body)
+                published = await loop.run_in_executor(
+                    pool, lambda: self.publisher.publish(self.caller, str(bundle), ref, shown_source=shown)
+                )
+        else:
+            data = self.body()
+            source, ref = data.get("source"), data.get("ref")
+            if not isinstance(source, str) or urlparse(source).scheme not in ("https", "http"):
+                raise web.HTTPError(400, "source must be an http(s) git URL; upload a git bundle for local repositories")
+            if ref is not None and not isinstance(ref, str):
+                raise web.HTTPError(400, "ref must be a string")
+            published = await loop.run_in_executor(pool, lambda: self.publisher.publish(self.caller, source, ref))
+        for change in published.changes:
+            await self.hub_groups.apply(change)
+        self.write_json(published.json(), status=201 if published.new else 200)
 
 
-class MembersHandler(APIHandler):
+class CourseHandler(APIHandler):
     @api
     async def get(self, slug: str) -> None:
-        self.write_json({"course": slug, "members": self.courses.members(self.caller, slug)})
+        self.write_json(self.courses.detail(self.caller.name, slug))
+
+
+class EnrolmentHandler(APIHandler):
+    @api
+    async def post(self, slug: str) -> None:
+        code = self.body().get("code") if self.request.body else None
+        if code is not None and not isinstance(code, str):
+            raise web.HTTPError(400, "code must be a string")
+        result = self.enrolment.enrol(self.caller, slug, code)
+        if result.change:
+            await self.hub_groups.apply(result.change)
+        self.write_json({"course": slug, "status": result.status}, status=201 if result.change else 202)
+
+    @api
+    async def delete(self, slug: str) -> None:
+        await self.hub_groups.apply(self.enrolment.leave(self.caller, slug))
+        self.set_status(204)
+        self.finish()
+
+
+class EditionHandler(APIHandler):
+    """The files of the course's current (or a given) version, with their hashes."""
+
+    @api
+    async def get(self, slug: str) -> None:
+        version = self.get_argument("version", None)
+        self.write_json(self.publisher.edition(self.caller, slug, int(version) if version else None))
+
+
+class EditionFileHandler(APIHandler):
+    @api
+    async def get(self, slug: str, number: str, path: str) -> None:
+        file = self.publisher.edition_file(self.caller, slug, int(number), path)
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Cache-Control", "private, max-age=31536000, immutable")
+        with open(file, "rb") as f:
+            while chunk := f.read(1 << 20):
+                self.write(chunk)
+                await self.flush()
+        self.finish()
+
+
+class SyncedHandler(APIHandler):
+    """A learner's server reports which version it synced."""
+
+    @api
+    async def post(self, slug: str) -> None:
+        version = self.body().get("version")
+        if not isinstance(version, int):
+            raise web.HTTPError(400, "version must be an integer")
+        self.courses.record_sync(self.caller, slug, version)
+        self.set_status(204)
+        self.finish()
+
+
+class RosterHandler(APIHandler):
+    @api
+    async def get(self, slug: str) -> None:
+        roster = self.courses.roster(self.caller, slug)
+        roster["requests"] = self.enrolment.requests(self.caller, slug)
+        self.write_json(roster)
+
+
+class ApproveHandler(APIHandler):
+    @api
+    async def post(self, slug: str, username: str) -> None:
+        await self.hub_groups.apply(self.enrolment.approve(self.caller, slug, username))
+        self.write_json({"course": slug, "username": username, "status": "enrolled"}, status=201)
+
+
+class InviteCodeHandler(APIHandler):
+    @api
+    async def post(self, slug: str) -> None:
+        self.write_json({"course": slug, "code": self.enrolment.new_invite_code(self.caller, slug)}, status=201)
 
 
 class MemberHandler(APIHandler):
@@ -155,11 +175,19 @@ class MemberHandler(APIHandler):
 
 
 def default_handlers(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
-    slug, user = r"([a-z0-9][a-z0-9-]*)", r"([^/]+)"
+    course, user = prefix + r"api/courses/([a-z0-9][a-z0-9-]*)", r"([^/]+)"
     return [
         (prefix + "oauth_callback", HubOAuthCallbackHandler),
         (prefix + "api/me", MeHandler),
-        (prefix + "api/courses", CoursesHandler),
-        (prefix + f"api/courses/{slug}/members", MembersHandler),
-        (prefix + f"api/courses/{slug}/members/{user}", MemberHandler),
+        (prefix + "api/courses", CatalogHandler),
+        (prefix + "api/courses/publish", PublishHandler),
+        (course, CourseHandler),
+        (course + "/enrolment", EnrolmentHandler),
+        (course + "/edition", EditionHandler),
+        (course + r"/versions/(\d+)/files/(.+)", EditionFileHandler),
+        (course + "/synced", SyncedHandler),
+        (course + "/roster", RosterHandler),
+        (course + f"/requests/{user}", ApproveHandler),
+        (course + "/invite-code", InviteCodeHandler),
+        (course + f"/members/{user}", MemberHandler),
     ]

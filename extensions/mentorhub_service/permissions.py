@@ -17,9 +17,10 @@ PUBLISH_SCOPE = "custom:mentorhub:publish"
 
 # action -> course roles that may do it
 COURSE_ACTIONS: dict[str, frozenset[Role]] = {
-    "course:read": frozenset(Role),
+    "course:content:read": frozenset(Role),
     "course:members:read": frozenset({Role.mentor, Role.instructor}),
     "course:members:write": frozenset({Role.instructor}),
+    "course:publish": frozenset({Role.instructor}),
 }
 
 # action -> platform scope that allows it without any course role

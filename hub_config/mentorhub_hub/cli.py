@@ -15,6 +15,7 @@ from importlib.resources import files
 from jupyterhub.app import JupyterHub
 from traitlets import Unicode
 
+from . import course_cli
 from .demo import DEMO_ROLES, ensure_demo_accounts
 from .preflight import PreflightError, run_all
 from .settings import MentorhubSettings, SettingsError
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8000, help="public port (the next three are used too)")
     p.add_argument("--data-dir", default="mentorhub-data", help="where state is kept (default: ./mentorhub-data)")
     p.set_defaults(func=demo)
+    course_cli.add_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from traitlets.config import Config
@@ -18,6 +19,27 @@ SERVER_TOKEN_SCOPES = [
     "access:services!service=mentorhub",
     "custom:mentorhub:publish",
 ]
+
+# who teaches: course groups mirrored by the service (course-<slug>-<role>s), and authors
+STAFF_GROUP = re.compile(r"^course-.+-(instructors|mentors)$")
+AUTHOR_ROLE = "mentorhub-author"
+
+
+def server_profile(spawner) -> str:
+    """``MENTORHUB_SERVER_PROFILE`` of a user's server, decided at each spawn.
+
+    ``staff`` (admins, course authors, instructors and mentors of any course) get every
+    installed server extension; everyone else is a ``learner``, whose server skips the
+    extensions only staff use (see mentorhub_hub.singleuser) and so starts faster.
+    """
+    user = spawner.user
+    if (
+        user.admin
+        or any(role.name == AUTHOR_ROLE for role in user.roles)
+        or any(STAFF_GROUP.match(group.name) for group in user.groups)
+    ):
+        return "staff"
+    return "learner"
 
 
 def apply(c: Config, s: MentorhubSettings) -> None:
@@ -35,6 +57,8 @@ def apply(c: Config, s: MentorhubSettings) -> None:
     c.Spawner.environment = {
         # where the extension reaches the service; an address, not a secret
         "MENTORHUB_SERVICE_URL": f"http://127.0.0.1:{s.service_port}",
+        # which server extensions the launcher loads: learner or staff
+        "MENTORHUB_SERVER_PROFILE": server_profile,
     }
     c.Spawner.start_timeout = 60
     c.Spawner.http_timeout = 30
