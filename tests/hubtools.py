@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
 import re
 import signal
 import socket
@@ -40,6 +42,28 @@ def free_port_block(size: int = 4) -> int:
     raise RuntimeError("no free block of ports")
 
 
+def reset_demo_homes() -> None:
+    """Empty the homes of the demo accounts' unix users, so each test module starts fresh.
+
+    The accounts outlive a test run (they are unix users); only accounts that mentorhub
+    itself created (login shell nologin) are touched.
+    """
+    from mentorhub_hub.demo import DEMO_ROLES
+
+    for name in DEMO_ROLES:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if entry.pw_shell != "/usr/sbin/nologin" or not entry.pw_dir.startswith("/home/"):
+            continue
+        for child in Path(entry.pw_dir).iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+
 class Hub:
     """``mentorhub demo`` in a subprocess, with the accounts it printed."""
 
@@ -53,6 +77,8 @@ class Hub:
         self.passwords: dict[str, str] = {}
 
     def start(self, timeout: float = 60) -> Hub:
+        if os.geteuid() == 0 and not self.data_dir.exists():
+            reset_demo_homes()  # a new platform: its users start with empty homes
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed by stop)
         self.proc = subprocess.Popen(
