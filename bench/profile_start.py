@@ -1,17 +1,19 @@
 #!/usr/bin/env python
 """Where one server's start-up time goes, ours and stock (companion of bench/spawn.py).
 
-    .venv/bin/python bench/profile_start.py [--sides ours,stock] [--sample]
+    .venv/bin/python bench/profile_start.py [--sides ours,stock] [--repeat N] [--no-importtime] [--sample]
 
-Starts each hub with debug logs (hub and server) and ``PYTHONPROFILEIMPORTTIME=1`` in
-the servers' environment, spawns mhbench01 once to warm up and once more to profile,
-and prints for the profiled spawn: a timeline (request, process spawned, first server
-log line, extensions linked/loaded, listening, seen ready by the hub, proxy route,
-response), the total import time and the biggest imports (self time summed per
-top-level package, and the slowest top-level imports by cumulative time).
-``--sample`` also runs a small in-process stack sampler in the server (via a
-sitecustomize on PYTHONPATH) for its first seconds and prints where the time went.
-Logs go to bench/results/profile-<stamp>-<side>.log.
+Starts each hub with debug logs (hub and servers), spawns mhbench01 once to warm up, then
+``--repeat`` times more, and prints the phases of those spawns from the log timestamps
+(median and every value): request -> process started -> first server log line (Python,
+imports of every enabled extension) -> listening -> seen by the hub's readiness poll ->
+proxy route added; then a timeline of the last spawn. Unless ``--no-importtime`` (which
+times the phases without its overhead), the servers run with ``PYTHONPROFILEIMPORTTIME=1``
+and the import time of the last spawn is summed per top-level package. ``--sample`` adds a
+small in-process stack sampler (a sitecustomize on PYTHONPATH) over the server's first
+seconds. ``--launcher FILE`` and ``--env NAME=VALUE`` try a changed launcher before it is
+installed; ``--ready-wait`` measures, as an experiment, a spawner that waits for the
+server's port instead of JupyterHub's backoff polling. Logs: bench/results/profile-*.log.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -73,7 +76,7 @@ def seconds(m) -> float:
 def spawn_segment(log: str, user: str) -> list[str]:
     """The lines of the last spawn of ``user``: from the hub's "Initiating spawn" to the POST's reply."""
     lines = log.splitlines()
-    starts = [i for i, l in enumerate(lines) if f"Initiating spawn for {user}" in l]
+    starts = [i for i, line in enumerate(lines) if f"Initiating spawn for {user}" in line]
     if not starts:
         raise RuntimeError("no spawn in the log")
     i0 = starts[-1]
@@ -94,12 +97,14 @@ def timeline(seg: list[str], user: str) -> list[tuple[float, str]]:
             continue
         src = m.group(5) if m else "ConfigProxy"
         text = line[m.end():] if m else line[cm.end():]
-        hub_line = src in ("DemoHub", "JupyterHub") or re.match(r"\w+:\d+\]", src or "")
-        if re.search(r"Initiating spawn|Calling Spawner.start|Spawning ", line) and "Server" not in src:
-            events.append((t, "hub: " + text.strip()[:110]))
-        elif hub_line and re.search(r"Server at .* responded|took .* seconds to start|Adding user|"
-                                    r"201 POST /hub/api/users/\S+/server|202 POST /hub/api/users/\S+/server|"
-                                    r"Waiting .*for server|GET /hub/api \(|activity", line):
+        hub_line = src in ("DemoHub", "JupyterHub")
+        spawn_step = re.search(r"Initiating spawn|Calling Spawner.start|Spawning ", line) and "Server" not in src
+        hub_step = hub_line and re.search(
+            r"Server at .* responded|took .* seconds to start|Adding user|(201|202) POST /hub/api/users/\S+/server|"
+            r"Waiting .*for server|GET /hub/api \(|activity",
+            line,
+        )
+        if spawn_step or hub_step:
             events.append((t, "hub: " + text.strip()[:110]))
         elif not hub_line and src != "ConfigProxy":
             if first_server_line is None:
@@ -135,11 +140,52 @@ def imports(seg: list[str]) -> dict:
     }
 
 
+def phases(seg: list[str]) -> dict[str, float]:
+    """Start-up phases of one spawn (seconds), from the hub's and the server's log timestamps."""
+    marks: dict[str, float] = {}
+    for line in seg:
+        m = TS.match(line)
+        cm = CHP_TS.match(line)
+        t = seconds(m.groups()[1:4]) if m else seconds(cm.groups()) if cm else None
+        if t is None:
+            continue
+        server_line = m is not None and m.group(5) not in ("JupyterHub", "DemoHub")
+        for key, pattern in (
+            ("request", r"Initiating spawn for"),
+            ("popen", r"\] Spawning "),
+            ("seen", r"Server at .* responded in"),
+            ("route", r"Route added"),
+        ):
+            if key not in marks and re.search(pattern, line):
+                marks[key] = t
+        if server_line and "first" not in marks:
+            marks["first"] = t
+        if server_line and "is running at" in line and "listening" not in marks:
+            marks["listening"] = t
+    out = {}
+    order = [("request", "popen", "hub: request -> process started"),
+             ("popen", "first", "server: exec + imports -> first log line"),
+             ("first", "listening", "server: extensions, init -> listening"),
+             ("listening", "seen", "hub: listening -> hub's poll sees it"),
+             ("seen", "route", "hub: proxy route added"),
+             ("request", "route", "total (request -> routed)")]
+    for a, b, label in order:
+        if a in marks and b in marks:
+            out[label] = marks[b] - marks[a]
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sides", default="ours,stock")
+    p.add_argument("--repeat", type=int, default=1, help="profiled spawns per side (phase medians over them)")
+    p.add_argument("--no-importtime", action="store_true", help="time phases without -X importtime's overhead")
     p.add_argument("--sample", action="store_true", help="also sample the server's main thread stacks")
     p.add_argument("--sample-seconds", type=float, default=6.0)
+    p.add_argument("--launcher", help="ours: run this copy of mentorhub_hub/singleuser.py instead of the installed one")
+    p.add_argument("--env", action="append", default=[], help="NAME=VALUE added to the servers' environment")
+    p.add_argument("--ready-wait", action="store_true",
+                   help="ours, experiment: a spawner that waits for the port, instead of the hub's backoff polling")
     args = p.parse_args(argv)
     user = bench_users(1)[0]
     password = secrets.token_urlsafe(12)
@@ -148,60 +194,80 @@ def main(argv=None) -> int:
     RESULTS.mkdir(exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="mh-prof-"))
     os.chmod(root, 0o755)
-    server_env = {"PYTHONPROFILEIMPORTTIME": "1"}
-    sample_out = root / "samples" / "sample"
+    server_env = dict(e.split("=", 1) for e in args.env)
+    if not args.no_importtime:
+        server_env["PYTHONPROFILEIMPORTTIME"] = "1"
+    spawner_cmd = None
+    if args.launcher:
+        shutil.copy(args.launcher, root / "launcher.py")
+        os.chmod(root / "launcher.py", 0o644)
+        spawner_cmd = [sys.executable, str(root / "launcher.py")]
     if args.sample:
         (root / "site").mkdir()
         (root / "site" / "sitecustomize.py").write_text(SAMPLER)
-        (root / "samples").mkdir(mode=0o1777)
+        (root / "samples").mkdir()
         os.chmod(root / "samples", 0o1777)
-        server_env.update(PYTHONPATH=str(root / "site"), BENCH_SAMPLE_OUT=str(sample_out),
+        server_env.update(PYTHONPATH=str(root / "site"), BENCH_SAMPLE_OUT=str(root / "samples" / "sample"),
                           BENCH_SAMPLE_SECONDS=str(args.sample_seconds))
     hubs = []
     try:
         for side in [s.strip() for s in args.sides.split(",") if s.strip()]:
-            hub = SIDES[side](side, root, [user], password, profile_env=server_env)
+            hub = SIDES[side](side, root, [user], password, profile_env=server_env,
+                              spawner_cmd=spawner_cmd if side == "ours" else None)
+            if args.ready_wait and side == "ours":
+                hub.extra_env = {"BENCH_READY_WAIT": "1"}
             hubs.append(hub)
             hub.start(hashes)
             token = user_token(hub, user)
             warm = spawn(hub, user, token)
             stop(hub, user, token)
-            time.sleep(1)
-            for f in (root / "samples").glob("*") if args.sample else []:
-                f.unlink()
-            t = spawn(hub, user, token)
-            time.sleep(args.sample_seconds + 0.5 if args.sample else 0.5)
-            stop(hub, user, token)
+            all_phases: dict[str, list[float]] = defaultdict(list)
+            client = []
+            for _ in range(args.repeat):
+                time.sleep(1)
+                for f in (root / "samples").glob("*") if args.sample else []:
+                    f.unlink()
+                client.append(spawn(hub, user, token))
+                time.sleep(args.sample_seconds + 0.5 if args.sample else 0.3)
+                stop(hub, user, token)
+                seg = spawn_segment(hub.log_path.read_text(errors="replace"), user)
+                for k, v in phases(seg).items():
+                    all_phases[k].append(v)
             hub.stop()
-            log = hub.log_path.read_text(errors="replace")
             shutil.copy(hub.log_path, RESULTS / f"profile-{stamp}-{side}.log")
-            seg = spawn_segment(log, user)
-            print(f"\n=== {side}: warm-up {warm:.2f}s, profiled spawn {t:.2f}s (client-side)")
+            print(f"\n=== {side}: warm-up {warm:.2f}s; {args.repeat} profiled spawn(s), client-side median "
+                  f"{statistics.median(client):.2f}s ({', '.join(f'{c:.2f}' for c in client)})")
+            print("  phases (median over the profiled spawns):")
+            for k, vs in all_phases.items():
+                print(f"    {statistics.median(vs):6.3f}s  {k}   [{', '.join(f'{v:.2f}' for v in vs)}]")
+            print("  timeline of the last spawn:")
             ev = timeline(seg, user)
             if ev:
                 t0 = ev[0][0]
                 for ts, what in ev:
                     print(f"  {ts - t0:7.3f}  {what}")
-            im = imports(seg)
-            print(f"  imports: {im['modules']} modules, {im['total_s']:.2f}s total self time "
-                  f"(rfc3987_syntax imported: {im['rfc3987_syntax_imported']}, lark: {im['lark_imported']})")
-            print("  self time per top-level package:")
-            for s, name in im["per_package_self_s"][:18]:
-                print(f"    {s:6.3f}s  {name}")
-            print("  slowest top-level imports (cumulative):")
-            for s, name in im["top_level_cumulative_s"][:12]:
-                print(f"    {s:6.3f}s  {name}")
+            if not args.no_importtime:
+                im = imports(seg)
+                print(f"  imports: {im['modules']} modules, {im['total_s']:.2f}s total self time (importtime-inflated; "
+                      f"rfc3987_syntax imported: {im['rfc3987_syntax_imported']}, lark: {im['lark_imported']})")
+                print("  self time per top-level package:")
+                for s_, name in im["per_package_self_s"][:18]:
+                    print(f"    {s_:6.3f}s  {name}")
+                print("  slowest top-level imports (cumulative):")
+                for s_, name in im["top_level_cumulative_s"][:12]:
+                    print(f"    {s_:6.3f}s  {name}")
             if args.sample:
                 for f in sorted((root / "samples").glob("*")):
                     text = f.read_text().splitlines()
-                    n = int(text[0].split()[1])
-                    print(f"  stack samples ({text[0]}), top frames by inclusive share:")
+                    n, interval = int(text[0].split()[1]), float(text[0].split()[3])
+                    print(f"  stack samples of the server's main thread over its first {args.sample_seconds:.0f}s "
+                          f"({n} samples), top frames by inclusive time:")
                     shown = 0
                     for row in text[1:]:
                         c, key = row.split("\t", 1)
                         if "<frozen importlib" in key or "sitecustomize" in key:
                             continue
-                        print(f"    {int(c) / n:5.1%}  {key.replace(str(Path(sys.prefix)), '$VENV')}")
+                        print(f"    {int(c) * interval:6.3f}s  {key.replace(str(Path(sys.prefix)), '$VENV')}")
                         shown += 1
                         if shown >= 45:
                             break

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
@@ -46,7 +48,6 @@ RESULTS = HERE / "results"
 BIN = Path(sys.prefix) / "bin"
 sys.path.insert(0, str(REPO / "tests"))
 from hubtools import free_port_block  # noqa: E402
-
 from mentorhub_hub.authenticator import hash_password, write_password_file  # noqa: E402
 from mentorhub_hub.demo import DEMO_ROLES  # noqa: E402
 
@@ -63,7 +64,8 @@ def bench_users(n: int) -> list[str]:
 class HubProcess:
     """One hub (with its proxy, services and user servers) in a subprocess of its own."""
 
-    def __init__(self, name: str, root: Path, users: list[str], password: str, profile_env: dict | None = None):
+    def __init__(self, name: str, root: Path, users: list[str], password: str, profile_env: dict | None = None,
+                 spawner_cmd: list[str] | None = None):
         self.name = name
         self.data_dir = root / name
         self.data_dir.mkdir(mode=0o700, parents=True)
@@ -75,6 +77,8 @@ class HubProcess:
         self.users = users
         self.password = password
         self.profile_env = profile_env  # None: the real thing; else debug + server env (profiling)
+        self.spawner_cmd = spawner_cmd  # profiling ours only: try another launcher
+        self.extra_env: dict[str, str] = {}  # profiling only: switches of bench/ours_profile_config.py
         self.proc: subprocess.Popen | None = None
         self._log = None
 
@@ -97,7 +101,10 @@ class HubProcess:
         if self.profile_env is not None:
             base_env["BENCH_DEBUG"] = "1"
             base_env["BENCH_SERVER_ENV"] = json.dumps(self.profile_env)
-        self._log = open(self.log_path, "ab")
+        if self.spawner_cmd:
+            base_env["BENCH_SPAWNER_CMD"] = json.dumps(self.spawner_cmd)
+        base_env.update(self.extra_env)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
             cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**base_env, **env},
             cwd=self.data_dir, start_new_session=True,
@@ -128,10 +135,8 @@ class HubProcess:
                 self.proc.wait()
         for pid in self.leftover_pids():
             print(f"  [{self.name}] killing leftover process {pid}", file=sys.stderr)
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if self._log:
             self._log.close()
             self._log = None
@@ -148,11 +153,10 @@ class HubProcess:
                 cmdline = (d / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if api_env in environ:
-                mine.append(int(d.name))
-            elif b"configurable-http-proxy" in b" ".join(cmdline) and str(self.proxy_api_port).encode() in cmdline:
-                mine.append(int(d.name))
-            elif self.proc is not None and int(d.name) == self.proc.pid:
+            server_or_service = api_env in environ
+            proxy = b"configurable-http-proxy" in b" ".join(cmdline) and str(self.proxy_api_port).encode() in cmdline
+            hub = self.proc is not None and int(d.name) == self.proc.pid
+            if server_or_service or proxy or hub:
                 mine.append(int(d.name))
         return mine
 
@@ -262,10 +266,15 @@ def check_server(hub: HubProcess, user: str, token: str) -> dict:
     """The server answers through the proxy, serves JupyterLab at /lab; mentorhub's API if ours."""
     h = {"Authorization": f"token {token}"}
     base = f"{hub.url}/user/{user}"
+    lab = requests.get(f"{base}/lab", headers=h, timeout=30)
     out = {
         "api_status": requests.get(f"{base}/api/status", headers=h, timeout=30).status_code,
-        "lab": requests.get(f"{base}/lab", headers=h, timeout=30).status_code,
+        "lab": lab.status_code,
     }
+    m = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', lab.text, re.S)
+    if m:  # JupyterLab extensions switched off in this user's lab
+        disabled = json.loads(m.group(1)).get("disabledExtensions", [])
+        out["lab_disabled"] = sorted(k for k in disabled if not isinstance(disabled, dict) or disabled[k])
     if isinstance(hub, Ours):
         out["mentorhub_api"] = requests.get(f"{base}/mentorhub/api/me", headers=h, timeout=30).status_code
     ok = out["api_status"] == 200 and out["lab"] == 200 and out.get("mentorhub_api", 200) != 404
@@ -288,55 +297,61 @@ def summary(xs: list[float]) -> dict:
     }
 
 
-def run_side(hub: HubProcess, n_seq: int, n_par: int, tokens: dict[str, str], log=print) -> dict:
-    seq_user = hub.users[0]
-    result: dict = {"side": hub.name}
+def warm_up(hub: HubProcess, tokens: dict[str, str], log=print) -> dict:
+    """One spawn not counted (first use of the account, caches), and a check of the server."""
+    user = hub.users[0]
+    t = spawn(hub, user, tokens[user])
+    check = check_server(hub, user, tokens[user])
+    stop(hub, user, tokens[user])
+    log(f"  [{hub.name}] warm-up spawn {t:.2f}s, server check {check}")
+    return {"side": hub.name, "warmup": t, "check": check}
 
-    t = spawn(hub, seq_user, tokens[seq_user])
-    result["check"] = check_server(hub, seq_user, tokens[seq_user])
-    stop(hub, seq_user, tokens[seq_user])
-    result["warmup"] = t
-    log(f"  [{hub.name}] warm-up spawn {t:.2f}s, server check {result['check']}")
 
-    times = []
-    for i in range(n_seq):
-        time.sleep(1)  # let the previous server's exit settle
-        t = spawn(hub, seq_user, tokens[seq_user])
-        times.append(t)
-        stop(hub, seq_user, tokens[seq_user])
-        log(f"  [{hub.name}] sequential {i + 1}/{n_seq}: {t:.2f}s")
-    result["sequential"] = {"times": times, **summary(times)}
+def sequential(hubs: list[HubProcess], tokens: dict[str, dict[str, str]], n: int, log=print) -> dict[str, list[float]]:
+    """n spawns per hub, the hubs taking turns (in alternating order), so that anything else
+    running on the machine slows both sides alike."""
+    times: dict[str, list[float]] = {hub.name: [] for hub in hubs}
+    for i in range(n):
+        for hub in hubs if i % 2 == 0 else hubs[::-1]:
+            user = hub.users[0]
+            time.sleep(1)  # let the previous server's exit settle
+            t = spawn(hub, user, tokens[hub.name][user])
+            times[hub.name].append(t)
+            stop(hub, user, tokens[hub.name][user])
+            log(f"  [{hub.name}] sequential {i + 1}/{n}: {t:.2f}s")
+    return times
 
-    if n_par:
-        time.sleep(2)
-        users = hub.users[:n_par]
-        barrier = threading.Barrier(len(users))
-        t0 = time.perf_counter()
 
-        def one(u):
-            barrier.wait()
-            return spawn(hub, u, tokens[u])
+def at_once(hub: HubProcess, tokens: dict[str, str], n: int, log=print) -> dict:
+    """n users' spawns requested together; all-ready is when the last one is ready."""
+    users = hub.users[:n]
+    barrier = threading.Barrier(len(users))
+    load = os.getloadavg()
+    t0 = time.perf_counter()
 
-        with concurrent.futures.ThreadPoolExecutor(len(users)) as pool:
-            futures = {u: pool.submit(one, u) for u in users}
-            per_user = {}
-            errors = {}
-            for u, f in futures.items():
-                try:
-                    per_user[u] = f.result()
-                except Exception as e:  # a failed spawn is a result too
-                    errors[u] = str(e)
-        all_ready = time.perf_counter() - t0
-        log(f"  [{hub.name}] {len(users)} at once: all ready after {all_ready:.2f}s"
-            + (f", {len(errors)} FAILED" if errors else ""))
-        result["at_once"] = {
-            "users": len(users), "all_ready": all_ready if not errors else None,
-            "failed": errors, "per_user": per_user,
-            **({"per_user_summary": summary(list(per_user.values()))} if per_user else {}),
-        }
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda u: stop(hub, u, tokens[u]), users))
-    return result
+    def one(u):
+        barrier.wait()
+        return spawn(hub, u, tokens[u])
+
+    with concurrent.futures.ThreadPoolExecutor(len(users)) as pool:
+        futures = {u: pool.submit(one, u) for u in users}
+        per_user = {}
+        errors = {}
+        for u, f in futures.items():
+            try:
+                per_user[u] = f.result()
+            except Exception as e:  # a failed spawn is a result too
+                errors[u] = str(e)
+    all_ready = time.perf_counter() - t0
+    log(f"  [{hub.name}] {len(users)} at once: all ready after {all_ready:.2f}s"
+        + (f", {len(errors)} FAILED" if errors else ""))
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda u: stop(hub, u, tokens[u]), users))
+    return {
+        "users": len(users), "all_ready": all_ready if not errors else None,
+        "failed": errors, "per_user": per_user, "loadavg_before": load,
+        **({"per_user_summary": summary(list(per_user.values()))} if per_user else {}),
+    }
 
 
 def fmt(x: float | None) -> str:
@@ -390,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
         print("bench/spawn.py runs as root: servers are spawned as per-user unix accounts", file=sys.stderr)
         return 2
     sides = [s.strip() for s in args.sides.split(",") if s.strip()]
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"note: load average {load:.1f} before the run; other work on this machine skews the numbers", flush=True)
     users = bench_users(max(args.at_once, 1))
     password = secrets.token_urlsafe(12)
     hashes = {u: hash_password(password) for u in users}
@@ -410,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     code = 0
     try:
+        tokens: dict[str, dict[str, str]] = {}
         for side in sides:
             hub = SIDES[side](side, root, users, password)
             hubs.append(hub)
@@ -417,10 +436,20 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             hub.start(hashes)
             print(f"  [{side}] hub up in {time.perf_counter() - t:.1f}s; logging in {len(users)} users", flush=True)
-            tokens = {u: user_token(hub, u) for u in users}
-            results[side] = run_side(hub, args.sequential, args.at_once, tokens, log=lambda s: print(s, flush=True))
+            tokens[side] = {u: user_token(hub, u) for u in users}
+        log = lambda s: print(s, flush=True)  # noqa: E731
+        for hub in hubs:
+            results[hub.name] = warm_up(hub, tokens[hub.name], log)
+        load = os.getloadavg()
+        for name, times in sequential(hubs, tokens, args.sequential, log).items():
+            results[name]["sequential"] = {"times": times, **summary(times), "loadavg_before": load}
+        if args.at_once:
+            for hub in hubs:
+                time.sleep(2)
+                results[hub.name]["at_once"] = at_once(hub, tokens[hub.name], args.at_once, log)
+        for hub in hubs:
             hub.stop()
-            shutil.copy(hub.log_path, RESULTS / f"spawn-{stamp}-{side}-hub.log")
+            shutil.copy(hub.log_path, RESULTS / f"spawn-{stamp}-{hub.name}-hub.log")
     except BaseException as e:
         code = 1
         print(f"bench failed: {type(e).__name__}: {e}", file=sys.stderr)
@@ -450,10 +479,8 @@ def versions() -> dict:
 
     out = {}
     for name in ("jupyterhub", "jupyter_server", "jupyterlab", "notebook", "voila", "nbgrader", "jupyter-lsp", "mentorhub"):
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[name] = version(name)
-        except PackageNotFoundError:
-            pass
     return out
 
 

@@ -38,6 +38,11 @@ c.PasswordFileAuthenticator.create_system_users = True  # accounts normally exis
 # the stock single-user server of this environment (absolute, not whatever is on PATH)
 c.Spawner.cmd = [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
+# The one change from JupyterHub's defaults (30 s to answer, 60 s to start): with the
+# defaults, 29 of 30 stock servers started at once on 2 cores were given up after 30 s,
+# so the benchmark had no all-ready time to compare. Longer limits change no speed.
+c.Spawner.http_timeout = 120
+c.Spawner.start_timeout = 120
 
 if os.environ.get("BENCH_DEBUG") == "1":
     c.JupyterHub.log_level = "DEBUG"

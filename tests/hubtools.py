@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import shutil
 import re
+import shutil
 import signal
 import socket
 import subprocess
