@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from hubtools import Hub
+from conftest import make_course_repo
+from hubtools import BIN, Hub
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -202,3 +204,47 @@ def test_learner1_browser_cannot_open_learner2_server(
         assert SECRET_FILE not in api.text()
     finally:
         page.close()
+
+
+def test_catalog_page_finds_a_course_enrols_and_brings_it_home(
+    mh_browser_hub: Hub, mh_learner1_page: Page, tmp_path: Path
+) -> None:
+    hub = mh_browser_hub
+    instructor = hub.token(hub.login("instructor"))
+    repo = make_course_repo(tmp_path, "data-science", title="Data science with pandas",
+                            tags=["python", "data"], level="intermediate")
+    published = subprocess.run(
+        [str(BIN / "mentorhub"), "course", "publish", str(repo), "--hub-url", hub.url, "--token", instructor],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert published.returncode == 0, published.stderr
+
+    page = mh_learner1_page
+    page.goto(f"{hub.url}/user/learner1/mentorhub/catalog")
+    expect(page.get_by_role("heading", name="Course catalog")).to_be_visible()
+    demo = page.locator("li.course[data-slug='intro-python']")
+    expect(demo.get_by_text("Enrolled")).to_be_visible()
+    shot(page, "5-catalog")
+
+    page.get_by_role("searchbox", name="Search courses").fill("pandas")
+    page.get_by_role("button", name="Search").click()
+    card = page.locator("li.course[data-slug='data-science']")
+    expect(card).to_be_visible()
+    expect(page.locator("li.course")).to_have_count(1)
+    card.get_by_text("What's inside").click()
+    expect(card.get_by_text("Problem set 1: the basics · 10 points", exact=False)).to_be_visible()
+
+    card.get_by_role("button", name="Enrol").click()
+    notice = page.locator("#notice")
+    expect(notice).to_contain_text("data-science is in ~/courses/data-science (version 1)")
+    expect(notice).to_contain_text("file(s) added")
+    expect(card.get_by_text("Enrolled")).to_be_visible()
+    shot(page, "6-catalog-enrolled")
+
+    r = requests.get(
+        f"{hub.url}/user/learner1/api/contents/courses/data-science/lessons",
+        headers={"Authorization": f"token {hub.token(hub.login('learner1'))}"},
+        timeout=30,
+    )
+    assert r.status_code == 200
+    assert "01-values-and-variables.ipynb" in {f["name"] for f in r.json()["content"]}

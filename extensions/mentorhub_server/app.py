@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from jupyter_server.extension.application import ExtensionApp
+from pathlib import Path
+
+from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 
 from .client import ServiceClient
 from .courses import CourseWork
 from .handlers import default_handlers
 
+HERE = Path(__file__).parent
 
-class MentorhubExtension(ExtensionApp):
+
+class MentorhubExtension(ExtensionAppJinjaMixin, ExtensionApp):
     name = "mentorhub"
     load_other_extensions = True
+    static_paths = [str(HERE / "static")]
+    template_paths = [str(HERE / "templates")]
 
     def initialize_settings(self) -> None:
         client = ServiceClient(parent=self, log=self.log)

@@ -15,7 +15,7 @@ from traitlets import Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .client import ServiceClient
-from .sync import RemoteFile, pending_update, sync_course
+from .sync import RemoteFile, pending_update, sync_course, synced_version
 
 
 class CourseWork(LoggingConfigurable):
@@ -40,6 +40,7 @@ class CourseWork(LoggingConfigurable):
         return {
             "course": slug,
             "version": edition["version"],
+            "synced_version": synced_version(self.course_dir(slug)),
             "path": str(self.course_dir(slug)),
             "update_available": pending_update(self.course_dir(slug), version),
         }

@@ -7,8 +7,8 @@ from collections.abc import Awaitable
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
-from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin, ExtensionHandlerMixin
 from tornado import web
 
 from .client import ServiceClient, ServiceError
@@ -113,8 +113,20 @@ class SyncHandler(ServiceProxyHandler):
         await self.answer(self.work.sync(slug))
 
 
+class CatalogPageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHandler):
+    """The course catalog page (also shown inside JupyterLab by the mentorhub-lab extension)."""
+
+    auth_resource = AUTH_RESOURCE
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write(self.render_template("catalog.html", base_url=self.base_url, xsrf_token=self.xsrf_token.decode()))
+
+
 COURSE = r"/mentorhub/api/courses/([a-z0-9][a-z0-9-]*)"
 default_handlers = [
+    (r"/mentorhub/catalog", CatalogPageHandler),
     (r"/mentorhub/api/me", MeHandler),
     (r"/mentorhub/api/courses", CatalogHandler),
     (COURSE, CourseHandler),

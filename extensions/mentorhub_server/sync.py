@@ -74,13 +74,18 @@ class SyncError(Exception):
     """The sync was refused or stopped; the message says why. No learner file is lost."""
 
 
-def pending_update(course_dir: Path, version: str) -> bool:
-    """True if ``version`` is not the one last synced completely into ``course_dir``."""
+def synced_version(course_dir: Path) -> str | None:
+    """The version last synced completely into ``course_dir``, or None."""
     try:
         raw = (Path(course_dir) / STATE_DIR / STATE_FILE).read_bytes()
     except OSError:
-        return True
-    return _parse_state(raw)["version"] != version
+        return None
+    return _parse_state(raw)["version"]
+
+
+def pending_update(course_dir: Path, version: str) -> bool:
+    """True if ``version`` is not the one last synced completely into ``course_dir``."""
+    return synced_version(course_dir) != version
 
 
 def sync_course(
