@@ -7,6 +7,7 @@ state is also saved as a PNG under ``tests/artifacts/`` for a person to look at.
 from __future__ import annotations
 
 import json
+import pwd
 import re
 import subprocess
 from collections.abc import Iterator
@@ -248,3 +249,35 @@ def test_catalog_page_finds_a_course_enrols_and_brings_it_home(
     )
     assert r.status_code == 200
     assert "01-values-and-variables.ipynb" in {f["name"] for f in r.json()["content"]}
+
+
+def test_instructor_publishes_from_their_home_and_approves_a_request(
+    mh_browser_hub: Hub, mh_fresh_context: BrowserContext
+) -> None:
+    hub = mh_browser_hub
+    home = Path(pwd.getpwnam("instructor").pw_dir)
+    repo = make_course_repo(home, "my-course", title="My own course", enrolment={"policy": "approval"})
+    subprocess.run(["chown", "-R", "instructor:instructor", str(repo)], check=True)
+
+    page = mh_fresh_context.new_page()
+    log_in(page, hub, "instructor", hub.passwords["instructor"])
+    wait_for_lab(page)
+    page.goto(f"{hub.url}/user/instructor/mentorhub/teach")
+    page.get_by_label("Repository").fill("my-course")
+    page.get_by_role("button", name="Publish").click()
+    expect(page.locator("#notice")).to_have_text("my-course: published as version 1.", timeout=60_000)
+
+    learner3 = hub.token(hub.login("learner3"))
+    r = requests.post(
+        f"{hub.url}/services/mentorhub/api/courses/my-course/enrolment",
+        headers={"Authorization": f"token {learner3}"}, timeout=30,
+    )
+    assert r.status_code == 202
+    page.reload()
+    card = page.locator("li.course[data-slug='my-course']")
+    expect(card.get_by_role("button", name="Approve learner3")).to_be_visible()
+    shot(page, "7-teach")
+    card.get_by_role("button", name="Approve learner3").click()
+    expect(page.locator("#notice")).to_have_text("learner3 joined My own course.")
+    expect(card.locator("table.roster")).to_contain_text("learner3")
+    shot(page, "8-teach-approved")

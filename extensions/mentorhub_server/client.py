@@ -46,15 +46,19 @@ class ServiceClient(LoggingConfigurable):
     def _headers() -> dict[str, str]:
         return {"Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}"}
 
-    async def request(self, method: str, path: str, body: Any = None, query: dict | None = None) -> Any:
-        if body is None and method in ("POST", "PUT"):
-            body = {}
+    async def request(
+        self, method: str, path: str, body: Any = None, query: dict | None = None,
+        *, raw: bytes | None = None, content_type: str = "application/json", timeout: float | None = None,
+    ) -> Any:
+        """Call the service; ``raw`` sends bytes as they are (e.g. a git bundle) instead of JSON."""
+        if raw is None and (body is not None or method in ("POST", "PUT")):
+            raw = json.dumps({} if body is None else body).encode()
         req = HTTPRequest(
             self.url(path, query),
             method=method,
-            headers={**self._headers(), "Accept": "application/json", "Content-Type": "application/json"},
-            body=None if body is None else json.dumps(body),
-            request_timeout=self.request_timeout,
+            headers={**self._headers(), "Accept": "application/json", "Content-Type": content_type},
+            body=raw,
+            request_timeout=timeout or self.request_timeout,
         )
         try:
             resp = await AsyncHTTPClient().fetch(req)

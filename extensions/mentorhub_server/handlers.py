@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -13,6 +15,7 @@ from tornado import web
 
 from .client import ServiceClient, ServiceError
 from .courses import CourseWork
+from .publish import BUNDLE_TYPE, NotARepository, bundle_bytes
 from .sync import SyncError
 
 AUTH_RESOURCE = "mentorhub"
@@ -43,8 +46,8 @@ class ServiceProxyHandler(ExtensionHandlerMixin, APIHandler):
         else:
             self.finish(json.dumps(data))
 
-    async def relay(self, method: str, path: str, body: Any = None, query: dict | None = None) -> None:
-        await self.answer(self.client.request(method, path, body, query))
+    async def relay(self, method: str, path: str, body: Any = None, query: dict | None = None, **kw: Any) -> None:
+        await self.answer(self.client.request(method, path, body, query, **kw))
 
     def json_body(self) -> dict:
         try:
@@ -113,23 +116,71 @@ class SyncHandler(ServiceProxyHandler):
         await self.answer(self.work.sync(slug))
 
 
-class CatalogPageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHandler):
-    """The course catalog page (also shown inside JupyterLab by the mentorhub-lab extension)."""
+class PublishHandler(ServiceProxyHandler):
+    """Publish from the instructor's server: a repository in their home, or a git URL."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        data = self.json_body()
+        source, ref = data.get("source"), data.get("ref") or None
+        if not isinstance(source, str) or not source.strip() or not isinstance(ref, str | None):
+            raise web.HTTPError(400, "source (a git URL or a repository in your home) is required")
+        if "://" in source:
+            await self.relay("POST", "api/courses/publish", {"source": source, "ref": ref}, timeout=600)
+            return
+        path = (Path.home() / source).resolve()
+        if not path.is_dir():
+            raise web.HTTPError(400, f"{source} is not a directory in your home")
+        loop = asyncio.get_running_loop()
+        try:
+            data = await loop.run_in_executor(None, bundle_bytes, path)
+        except NotARepository as e:
+            raise web.HTTPError(400, str(e)) from None
+        query = {"source": path.name, **({"ref": ref} if ref else {})}
+        await self.answer(self.client.request(
+            "POST", "api/courses/publish", query=query, raw=data, content_type=BUNDLE_TYPE, timeout=600
+        ))
+
+
+class CourseAdminHandler(ServiceProxyHandler):
+    """Instructor and mentor views of one course, relayed: roster, approvals, invite codes."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, slug: str, what: str) -> None:
+        if what != "roster":
+            raise web.HTTPError(404)
+        await self.relay("GET", f"api/courses/{slug}/roster")
+
+    @web.authenticated
+    @authorized
+    async def post(self, slug: str, what: str) -> None:
+        if what != "invite-code" and not what.startswith("requests/"):
+            raise web.HTTPError(404)
+        await self.relay("POST", f"api/courses/{slug}/{what}")
+
+
+class PageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHandler):
+    """The pages: ``catalog`` (learners; also shown inside JupyterLab by mentorhub-lab) and
+    ``teach`` (publish, rosters, approvals). Both only call this server's API."""
 
     auth_resource = AUTH_RESOURCE
 
     @web.authenticated
     @authorized
-    def get(self) -> None:
-        self.write(self.render_template("catalog.html", base_url=self.base_url, xsrf_token=self.xsrf_token.decode()))
+    def get(self, page: str) -> None:
+        self.write(self.render_template(f"{page}.html", base_url=self.base_url, xsrf_token=self.xsrf_token.decode()))
 
 
 COURSE = r"/mentorhub/api/courses/([a-z0-9][a-z0-9-]*)"
 default_handlers = [
-    (r"/mentorhub/catalog", CatalogPageHandler),
+    (r"/mentorhub/(catalog|teach)", PageHandler),
     (r"/mentorhub/api/me", MeHandler),
     (r"/mentorhub/api/courses", CatalogHandler),
     (COURSE, CourseHandler),
     (COURSE + "/enrolment", EnrolHandler),
     (COURSE + "/sync", SyncHandler),
+    (COURSE + r"/(roster|invite-code|requests/[^/]+)", CourseAdminHandler),
+    (r"/mentorhub/api/publish", PublishHandler),
 ]

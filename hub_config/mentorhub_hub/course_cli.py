@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
+
+from mentorhub_server.publish import BUNDLE_TYPE, NotARepository, bundle_bytes
 
 SERVICE_PREFIX = "/services/mentorhub/"
 
@@ -29,14 +29,6 @@ def service_base(args: argparse.Namespace) -> str:
     return os.environ.get("MENTORHUB_SERVICE_URL", "http://127.0.0.1:8003").rstrip("/") + SERVICE_PREFIX
 
 
-def bundle(path: Path, dest: Path) -> None:
-    """Every branch, tag and HEAD of the repository at ``path`` as one file."""
-    subprocess.run(
-        ["git", "-C", str(path), "bundle", "create", str(dest), "HEAD", "--all"],
-        check=True, capture_output=True, text=True, timeout=300,
-    )
-
-
 def publish(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get("MENTORHUB_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
     if not token:
@@ -45,21 +37,19 @@ def publish(args: argparse.Namespace) -> int:
     headers = {"Authorization": f"token {token}"}
     url = service_base(args) + "api/courses/publish"
     if os.path.isdir(args.source):
-        with tempfile.TemporaryDirectory() as tmp:
-            file = Path(tmp) / "course.bundle"
-            try:
-                bundle(Path(args.source), file)
-            except subprocess.CalledProcessError as e:
-                print(f"mentorhub: {args.source} is not a git repository: {e.stderr.strip()}", file=sys.stderr)
-                return 2
-            query = {"source": os.path.basename(os.path.abspath(args.source))}
-            if args.ref:
-                query["ref"] = args.ref
-            req = urllib.request.Request(
-                url + "?" + urlencode(query), data=file.read_bytes(), method="POST",
-                headers={**headers, "Content-Type": "application/x-git-bundle"},
-            )
-            return _send(req)
+        try:
+            data = bundle_bytes(Path(args.source))
+        except NotARepository as e:
+            print(f"mentorhub: {e}", file=sys.stderr)
+            return 2
+        query = {"source": os.path.basename(os.path.abspath(args.source))}
+        if args.ref:
+            query["ref"] = args.ref
+        req = urllib.request.Request(
+            url + "?" + urlencode(query), data=data, method="POST",
+            headers={**headers, "Content-Type": BUNDLE_TYPE},
+        )
+        return _send(req)
     body = json.dumps({"source": args.source, "ref": args.ref}).encode()
     req = urllib.request.Request(url, data=body, method="POST", headers={**headers, "Content-Type": "application/json"})
     return _send(req)
