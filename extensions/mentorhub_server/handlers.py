@@ -167,6 +167,12 @@ class PageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHand
 
     auth_resource = AUTH_RESOURCE
 
+    @property
+    def content_security_policy(self) -> str:
+        # JupyterHub forbids framing user-server pages ('none'); mentorhub-lab shows the catalog
+        # in a JupyterLab tab, so this page may be framed by its own origin, and nothing else.
+        return "frame-ancestors 'self'"
+
     @web.authenticated
     @authorized
     def get(self, page: str) -> None:
