@@ -63,7 +63,9 @@ class _GitHTTP(BaseHTTPRequestHandler):
 def serve_git(repo: Path, root: Path, auth: tuple[str, str] | None = None) -> ThreadingHTTPServer:
     """Serve a bare clone of ``repo`` as ``<server.url>/course.git``; call ``shutdown()`` after."""
     root.mkdir(parents=True)
-    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(root / "course.git")], check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(repo), str(root / "course.git")], check=True
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), _GitHTTP)
     server.root, server.seen = root, []  # type: ignore[attr-defined]
     server.auth = auth and "Basic " + base64.b64encode(":".join(auth).encode()).decode()  # type: ignore[attr-defined]

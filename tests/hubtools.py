@@ -67,7 +67,9 @@ def reset_demo_homes() -> None:
 class Hub:
     """``mentorhub demo`` in a subprocess, with the accounts it printed."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port_block()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -82,14 +84,24 @@ class Hub:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed by stop)
         self.proc = subprocess.Popen(
-            [str(BIN / "mentorhub"), "demo", "--port", str(self.port), "--data-dir", str(self.data_dir)],
-            stdout=self._log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True,
+            [
+                str(BIN / "mentorhub"),
+                "demo",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log_path.read_text(errors="replace")
             if "Press Ctrl-C to stop." in text:
-                banner = text[text.rindex("demo accounts"):]
+                banner = text[text.rindex("demo accounts") :]
                 self.passwords = dict(re.findall(r"^  (\S+)\s+(\S+)\s+\w+$", banner, re.M))
                 self.wait_for_service()
                 return self
@@ -102,7 +114,10 @@ class Hub:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{self.url}/services/mentorhub/api/me", timeout=2).status_code == 401:
+                if (
+                    requests.get(f"{self.url}/services/mentorhub/api/me", timeout=2).status_code
+                    == 401
+                ):
                     return
             except requests.RequestException:
                 pass
@@ -131,7 +146,11 @@ class Hub:
         s.get(f"{self.url}/hub/login", timeout=10)
         r = s.post(
             f"{self.url}/hub/login",
-            data={"username": user, "password": password or self.passwords[user], "_xsrf": s.cookies.get("_xsrf")},
+            data={
+                "username": user,
+                "password": password or self.passwords[user],
+                "_xsrf": s.cookies.get("_xsrf"),
+            },
             allow_redirects=False,
             timeout=10,
         )
@@ -151,8 +170,11 @@ class Hub:
         return r.json()["token"]
 
     def whoami(self, session: requests.Session) -> str:
-        return session.get(f"{self.url}/hub/api/user", headers={"X-XSRFToken": session.cookies.get("_xsrf")}, timeout=10).json()["name"]
-
+        return session.get(
+            f"{self.url}/hub/api/user",
+            headers={"X-XSRFToken": session.cookies.get("_xsrf")},
+            timeout=10,
+        ).json()["name"]
 
     def spawn(self, token: str, user: str, timeout: float = 60) -> None:
         h = {"Authorization": f"token {token}"}
@@ -171,17 +193,37 @@ class Hub:
 async def execute(base_url: str, token: str, code: str, timeout: float = 60) -> str:
     """Run ``code`` in a new kernel of the server at ``base_url``; return what it printed."""
     h = {"Authorization": f"token {token}"}
-    kernel = requests.post(f"{base_url}api/kernels", headers=h, json={"name": "python3"}, timeout=30).json()
+    kernel = requests.post(
+        f"{base_url}api/kernels", headers=h, json={"name": "python3"}, timeout=30
+    ).json()
     ws_url = base_url.replace("http", "ws", 1) + f"api/kernels/{kernel['id']}/channels"
     from tornado.httpclient import HTTPRequest
 
     conn = await websocket_connect(HTTPRequest(ws_url, headers=h, connect_timeout=30))
     msg_id = uuid.uuid4().hex
-    conn.write_message(json.dumps({
-        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "", "session": uuid.uuid4().hex, "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False},
-    }))
+    conn.write_message(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "msg_type": "execute_request",
+                    "username": "",
+                    "session": uuid.uuid4().hex,
+                    "version": "5.3",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                },
+            }
+        )
+    )
     out: list[str] = []
     deadline = time.monotonic() + timeout
     try:

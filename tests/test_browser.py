@@ -212,11 +212,27 @@ def test_catalog_page_finds_a_course_enrols_and_brings_it_home(
 ) -> None:
     hub = mh_browser_hub
     instructor = hub.token(hub.login("instructor"))
-    repo = make_course_repo(tmp_path, "data-science", title="Data science with pandas",
-                            tags=["python", "data"], level="intermediate")
+    repo = make_course_repo(
+        tmp_path,
+        "data-science",
+        title="Data science with pandas",
+        tags=["python", "data"],
+        level="intermediate",
+    )
     published = subprocess.run(
-        [str(BIN / "mentorhub"), "course", "publish", str(repo), "--hub-url", hub.url, "--token", instructor],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(BIN / "mentorhub"),
+            "course",
+            "publish",
+            str(repo),
+            "--hub-url",
+            hub.url,
+            "--token",
+            instructor,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert published.returncode == 0, published.stderr
 
@@ -256,7 +272,9 @@ def test_instructor_publishes_from_their_home_and_approves_a_request(
 ) -> None:
     hub = mh_browser_hub
     home = Path(pwd.getpwnam("instructor").pw_dir)
-    repo = make_course_repo(home, "my-course", title="My own course", enrolment={"policy": "approval"})
+    repo = make_course_repo(
+        home, "my-course", title="My own course", enrolment={"policy": "approval"}
+    )
     subprocess.run(["chown", "-R", "instructor:instructor", str(repo)], check=True)
 
     page = mh_fresh_context.new_page()
@@ -265,12 +283,15 @@ def test_instructor_publishes_from_their_home_and_approves_a_request(
     page.goto(f"{hub.url}/user/instructor/mentorhub/teach")
     page.get_by_label("Repository").fill("my-course")
     page.get_by_role("button", name="Publish").click()
-    expect(page.locator("#notice")).to_have_text("my-course: published as version 1.", timeout=60_000)
+    expect(page.locator("#notice")).to_have_text(
+        "my-course: published as version 1.", timeout=60_000
+    )
 
     learner3 = hub.token(hub.login("learner3"))
     r = requests.post(
         f"{hub.url}/services/mentorhub/api/courses/my-course/enrolment",
-        headers={"Authorization": f"token {learner3}"}, timeout=30,
+        headers={"Authorization": f"token {learner3}"},
+        timeout=30,
     )
     assert r.status_code == 202
     page.reload()

@@ -27,8 +27,19 @@ def test_demo_stops_on_ctrl_c_with_no_process_left_and_restarts_losing_nothing(t
     instructor = hub.token(hub.login("instructor"))
     repo = make_course_repo(tmp_path / "repos", "kept")
     published = subprocess.run(
-        [str(BIN / "mentorhub"), "course", "publish", str(repo), "--hub-url", hub.url, "--token", instructor],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(BIN / "mentorhub"),
+            "course",
+            "publish",
+            str(repo),
+            "--hub-url",
+            hub.url,
+            "--token",
+            instructor,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert published.returncode == 0, published.stderr
     assert "kept: published as version 1" in published.stdout
@@ -37,7 +48,11 @@ def test_demo_stops_on_ctrl_c_with_no_process_left_and_restarts_losing_nothing(t
     passwords = dict(hub.passwords)
 
     assert hub.stop() == 0
-    left = [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+    left = [
+        pid
+        for pid in children
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+    ]
     assert left == []
     for port in range(hub.port, hub.port + 4):
         with socket.socket() as s:
@@ -49,7 +64,9 @@ def test_demo_stops_on_ctrl_c_with_no_process_left_and_restarts_losing_nothing(t
         assert again.passwords == passwords
         assert again.whoami(again.login("learner1")) == "learner1"
         r = requests.get(
-            f"{again.url}/services/mentorhub/api/courses", headers={"Authorization": f"token {instructor}"}, timeout=10
+            f"{again.url}/services/mentorhub/api/courses",
+            headers={"Authorization": f"token {instructor}"},
+            timeout=10,
         )
         assert r.status_code == 200  # the token made before the restart still works
         assert {c["slug"] for c in r.json()["courses"]} == {"intro-python", "kept"}
@@ -72,7 +89,10 @@ def test_demo_password_files_are_private_and_hashed(tmp_path) -> None:
 def demo(tmp_path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(BIN / "mentorhub"), "demo", "--data-dir", str(tmp_path / "data"), *args],
-        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -91,7 +111,9 @@ def test_port_in_use_fails_fast_with_one_message(tmp_path) -> None:
 
 def test_unreachable_database_fails_fast_with_one_message(tmp_path) -> None:
     r = demo(
-        tmp_path, "--port", str(free_port_block()),
+        tmp_path,
+        "--port",
+        str(free_port_block()),
         env={"MENTORHUB_HUB_DB_URL": "postgresql+psycopg://mh:topsecret@127.0.0.1:1/nowhere"},
     )
     assert r.returncode == 2
@@ -111,4 +133,6 @@ def test_broken_setting_fails_fast_with_one_message(tmp_path, env, expected) -> 
     r = demo(tmp_path, "--port", str(free_port_block()), env=env)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mentorhub: cannot start:") and expected in lines[0]
+    assert (
+        len(lines) == 1 and lines[0].startswith("mentorhub: cannot start:") and expected in lines[0]
+    )

@@ -39,7 +39,9 @@ def test_ports_follow_the_public_port(tmp_path) -> None:
 
 def test_local_profile_logs_in_with_hashed_password_file(tmp_path) -> None:
     c = local_config(tmp_path)
-    assert c.JupyterHub.authenticator_class == "mentorhub_hub.authenticator.PasswordFileAuthenticator"
+    assert (
+        c.JupyterHub.authenticator_class == "mentorhub_hub.authenticator.PasswordFileAuthenticator"
+    )
     assert c.PasswordFileAuthenticator.password_file == f"{tmp_path}/accounts/passwords.json"
 
 
@@ -62,7 +64,8 @@ def test_user_servers_run_the_lean_launcher_and_get_no_secrets(tmp_path) -> None
 def test_server_token_reaches_the_service_and_nothing_of_other_users() -> None:
     assert "access:services!service=mentorhub" in SERVER_TOKEN_SCOPES
     assert all(
-        s.endswith("!user") or s.startswith(("access:services!", "custom:")) for s in SERVER_TOKEN_SCOPES
+        s.endswith("!user") or s.startswith(("access:services!", "custom:"))
+        for s in SERVER_TOKEN_SCOPES
     )
 
 
@@ -79,7 +82,9 @@ def test_service_holds_only_the_scopes_it_needs(tmp_path) -> None:
     c = local_config(tmp_path)
     service_role = next(r for r in c.JupyterHub.load_roles if r["name"] == "mentorhub-service")
     assert service_role["services"] == ["mentorhub"]
-    assert not {"admin:users", "admin:servers", "tokens", "access:servers"} & set(service_role["scopes"])
+    assert not {"admin:users", "admin:servers", "tokens", "access:servers"} & set(
+        service_role["scopes"]
+    )
 
 
 def test_demo_seeds_the_course_through_the_service(tmp_path) -> None:

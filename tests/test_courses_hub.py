@@ -43,20 +43,39 @@ def mh_learner_servers(mh_hub: Hub, mh_tokens) -> dict[str, str]:
 
 def publish(hub: Hub, token: str, source: Path | str, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "mentorhub"), "course", "publish", str(source), "--hub-url", hub.url, "--token", token, *extra],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(BIN / "mentorhub"),
+            "course",
+            "publish",
+            str(source),
+            "--hub-url",
+            hub.url,
+            "--token",
+            token,
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
 def call(method: str, url: str, token: str, body: dict | None = None) -> requests.Response:
-    return requests.request(method, url, headers={"Authorization": f"token {token}"}, json=body, timeout=60)
+    return requests.request(
+        method, url, headers={"Authorization": f"token {token}"}, json=body, timeout=60
+    )
 
 
 @pytest.fixture(scope="module")
 def mh_poetry(mh_hub, mh_tokens, mh_repos) -> Path:
     """An open course with one seat, published by the instructor from a local repository."""
-    repo = make_course_repo(mh_repos, "poetry", title="Poetry in Python", tags=["writing", "python"],
-                            enrolment={"policy": "open", "capacity": 1})
+    repo = make_course_repo(
+        mh_repos,
+        "poetry",
+        title="Poetry in Python",
+        tags=["writing", "python"],
+        enrolment={"policy": "open", "capacity": 1},
+    )
     r = publish(mh_hub, mh_tokens["instructor"], repo)
     assert r.returncode == 0, r.stderr
     return repo
@@ -73,7 +92,12 @@ def test_instructor_publishes_from_a_git_url(mh_hub, mh_tokens, mh_repos) -> Non
     server = serve_git(repo, mh_repos / "served")
     try:
         url = f"{server.url}/course.git"
-        r = call("POST", f"{mh_hub.url}{SERVICE}/courses/publish", mh_tokens["instructor"], {"source": url, "ref": "main"})
+        r = call(
+            "POST",
+            f"{mh_hub.url}{SERVICE}/courses/publish",
+            mh_tokens["instructor"],
+            {"source": url, "ref": "main"},
+        )
     finally:
         server.shutdown()
     assert r.status_code == 201, r.text
@@ -84,10 +108,15 @@ def test_learner_cannot_publish(mh_hub, mh_tokens, mh_repos) -> None:
     r = publish(mh_hub, mh_tokens["learner1"], make_course_repo(mh_repos, "sneaky"))
     assert r.returncode == 1
     assert "may not course:create" in r.stderr
-    assert call("GET", f"{mh_hub.url}{SERVICE}/courses/sneaky", mh_tokens["learner1"]).status_code == 404
+    assert (
+        call("GET", f"{mh_hub.url}{SERVICE}/courses/sneaky", mh_tokens["learner1"]).status_code
+        == 404
+    )
 
 
-def test_invalid_repository_is_refused_with_every_problem_by_file(mh_hub, mh_tokens, mh_repos) -> None:
+def test_invalid_repository_is_refused_with_every_problem_by_file(
+    mh_hub, mh_tokens, mh_repos
+) -> None:
     repo = make_course_repo(mh_repos, "broken", level="expert")
     (repo / "lessons" / "02-decisions.ipynb").write_text("{ not json")
     (repo / "outside").symlink_to("/etc/passwd")
@@ -101,10 +130,15 @@ def test_invalid_repository_is_refused_with_every_problem_by_file(mh_hub, mh_tok
     r = publish(mh_hub, mh_tokens["instructor"], repo)
     assert r.returncode == 1
     assert "lessons/02-decisions.ipynb" in r.stderr and "mentorhub.yaml" in r.stderr
-    assert call("GET", f"{mh_hub.url}{SERVICE}/courses/broken", mh_tokens["instructor"]).status_code == 404
+    assert (
+        call("GET", f"{mh_hub.url}{SERVICE}/courses/broken", mh_tokens["instructor"]).status_code
+        == 404
+    )
 
 
-def test_catalog_through_the_learners_server_searches_and_filters(mh_poetry, mh_hub, mh_tokens, mh_learner_servers) -> None:
+def test_catalog_through_the_learners_server_searches_and_filters(
+    mh_poetry, mh_hub, mh_tokens, mh_learner_servers
+) -> None:
     base = mh_learner_servers["learner1"] + "mentorhub/api/courses"
     r = call("GET", base + "?q=poetry", mh_tokens["learner1"])
     assert r.status_code == 200
@@ -116,12 +150,22 @@ def test_catalog_through_the_learners_server_searches_and_filters(mh_poetry, mh_
 def test_enrolling_brings_the_course_home_and_the_last_seat_goes_once(
     mh_poetry, mh_hub, mh_tokens, mh_learner_servers
 ) -> None:
-    r = call("POST", mh_learner_servers["learner1"] + "mentorhub/api/courses/poetry/enrolment", mh_tokens["learner1"])
+    r = call(
+        "POST",
+        mh_learner_servers["learner1"] + "mentorhub/api/courses/poetry/enrolment",
+        mh_tokens["learner1"],
+    )
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "enrolled" and LESSON in r.json()["sync"]["added"]
-    lesson = contents(mh_learner_servers["learner1"], mh_tokens["learner1"], f"courses/poetry/{LESSON}")
+    lesson = contents(
+        mh_learner_servers["learner1"], mh_tokens["learner1"], f"courses/poetry/{LESSON}"
+    )
     assert lesson["type"] == "notebook"
-    r = call("POST", mh_learner_servers["learner2"] + "mentorhub/api/courses/poetry/enrolment", mh_tokens["learner2"])
+    r = call(
+        "POST",
+        mh_learner_servers["learner2"] + "mentorhub/api/courses/poetry/enrolment",
+        mh_tokens["learner2"],
+    )
     assert r.status_code == 409 and "full" in r.json()["message"]
 
 
@@ -132,7 +176,12 @@ def test_update_keeps_the_learners_edit_and_puts_upstream_beside_it(
     path = f"courses/poetry/{LESSON}"
     nb = contents(server, token, path)["content"]
     nb["cells"][0]["source"] = "My own notes, not the instructor's."
-    assert call("PUT", f"{server}api/contents/{path}", token, {"type": "notebook", "content": nb}).status_code == 200
+    assert (
+        call(
+            "PUT", f"{server}api/contents/{path}", token, {"type": "notebook", "content": nb}
+        ).status_code
+        == 200
+    )
 
     lesson = json.loads((mh_poetry / LESSON).read_text())
     lesson["cells"][0]["source"] = "# Values and variables (revised)\n"
@@ -148,12 +197,20 @@ def test_update_keeps_the_learners_edit_and_puts_upstream_beside_it(
     assert report["updated"] == ["cheatsheet.md"]
     [(kept, beside)] = report["kept_local"]
     assert kept == LESSON
-    assert contents(server, token, path)["content"]["cells"][0]["source"] == "My own notes, not the instructor's."
+    assert (
+        contents(server, token, path)["content"]["cells"][0]["source"]
+        == "My own notes, not the instructor's."
+    )
     upstream = contents(server, token, f"courses/poetry/{beside}")["content"]
     assert upstream["cells"][0]["source"] == "# Values and variables (revised)\n"
-    assert call("GET", f"{server}mentorhub/api/courses/poetry/sync", token).json()["update_available"] is False
+    assert (
+        call("GET", f"{server}mentorhub/api/courses/poetry/sync", token).json()["update_available"]
+        is False
+    )
 
-    roster = call("GET", f"{mh_hub.url}{SERVICE}/courses/poetry/roster", mh_tokens["instructor"]).json()
+    roster = call(
+        "GET", f"{mh_hub.url}{SERVICE}/courses/poetry/roster", mh_tokens["instructor"]
+    ).json()
     learner1 = next(m for m in roster["members"] if m["username"] == "learner1")
     assert learner1["synced_version"] == 2 and learner1["synced_at"]
 
@@ -163,15 +220,28 @@ def test_invite_and_approval_policies_over_http(mh_hub, mh_tokens, mh_repos) -> 
         repo = make_course_repo(mh_repos, slug, enrolment={"policy": policy})
         assert publish(mh_hub, mh_tokens["instructor"], repo).returncode == 0
     url = f"{mh_hub.url}{SERVICE}/courses"
-    assert call("POST", f"{url}/algebra/enrolment", mh_tokens["learner3"], {"code": "guess"}).status_code == 403
+    assert (
+        call(
+            "POST", f"{url}/algebra/enrolment", mh_tokens["learner3"], {"code": "guess"}
+        ).status_code
+        == 403
+    )
     code = call("POST", f"{url}/algebra/invite-code", mh_tokens["instructor"]).json()["code"]
     assert call("POST", f"{url}/algebra/invite-code", mh_tokens["learner3"]).status_code == 403
-    assert call("POST", f"{url}/algebra/enrolment", mh_tokens["learner3"], {"code": code}).status_code == 201
+    assert (
+        call("POST", f"{url}/algebra/enrolment", mh_tokens["learner3"], {"code": code}).status_code
+        == 201
+    )
 
     assert call("POST", f"{url}/geometry/enrolment", mh_tokens["learner3"]).status_code == 202
     assert call("GET", f"{url}/geometry/edition", mh_tokens["learner3"]).status_code == 403
-    assert call("POST", f"{url}/geometry/requests/learner3", mh_tokens["learner3"]).status_code == 403
-    assert call("POST", f"{url}/geometry/requests/learner3", mh_tokens["instructor"]).status_code == 201
+    assert (
+        call("POST", f"{url}/geometry/requests/learner3", mh_tokens["learner3"]).status_code == 403
+    )
+    assert (
+        call("POST", f"{url}/geometry/requests/learner3", mh_tokens["instructor"]).status_code
+        == 201
+    )
     assert call("GET", f"{url}/geometry/edition", mh_tokens["learner3"]).status_code == 200
 
 
@@ -185,11 +255,19 @@ def test_nothing_a_learner_can_fetch_holds_solutions_hidden_tests_or_the_reposit
         call("GET", f"{mh_hub.url}{SERVICE}/courses/poetry", token).text,
         call("GET", f"{server}mentorhub/api/courses", token).text,
     ]
-    assignments: list[str] = []  # the lessons may teach the same idioms; the releases must not hold answers
+    assignments: list[
+        str
+    ] = []  # the lessons may teach the same idioms; the releases must not hold answers
     edition = call("GET", f"{mh_hub.url}{SERVICE}/courses/poetry/edition", token).json()
     for version in (1, 2):
-        for f in call("GET", f"{mh_hub.url}{SERVICE}/courses/poetry/edition?version={version}", token).json()["files"]:
-            r = call("GET", f"{mh_hub.url}{SERVICE}/courses/poetry/versions/{version}/files/{f['path']}", token)
+        for f in call(
+            "GET", f"{mh_hub.url}{SERVICE}/courses/poetry/edition?version={version}", token
+        ).json()["files"]:
+            r = call(
+                "GET",
+                f"{mh_hub.url}{SERVICE}/courses/poetry/versions/{version}/files/{f['path']}",
+                token,
+            )
             assert r.status_code == 200
             (assignments if f["path"].startswith("assignments/") else seen).append(r.text)
     for f in edition["files"]:

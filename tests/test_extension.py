@@ -46,9 +46,18 @@ def mh_plain_server(tmp_path_factory) -> Iterator[PlainServer]:
 
 def _serve(port, token, root, env, log) -> Iterator[PlainServer]:
     proc = subprocess.Popen(
-        [str(BIN / "jupyter-server"), f"--port={port}", "--ip=127.0.0.1", "--no-browser",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root"],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
+        [
+            str(BIN / "jupyter-server"),
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            "--no-browser",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--allow-root",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -75,12 +84,21 @@ def test_extension_is_enabled_by_the_installed_config(mh_plain_server) -> None:
 
 def test_unreachable_service_is_a_clear_503(mh_plain_server) -> None:
     s = mh_plain_server
-    r = requests.get(f"{s.url}/mentorhub/api/me", headers={"Authorization": f"token {s.token}"}, timeout=30)
+    r = requests.get(
+        f"{s.url}/mentorhub/api/me", headers={"Authorization": f"token {s.token}"}, timeout=30
+    )
     assert r.status_code == 503
-    assert r.json() == {"status": 503, "message": "the mentorhub service is unreachable; try again shortly"}
+    assert r.json() == {
+        "status": 503,
+        "message": "the mentorhub service is unreachable; try again shortly",
+    }
 
 
 def test_extension_requires_the_servers_own_authentication(mh_plain_server) -> None:
-    r = requests.get(f"{mh_plain_server.url}/mentorhub/api/me", headers={"Authorization": "token wrong"}, timeout=30)
+    r = requests.get(
+        f"{mh_plain_server.url}/mentorhub/api/me",
+        headers={"Authorization": "token wrong"},
+        timeout=30,
+    )
     assert r.status_code == 403
     assert "mentorhub service" not in r.text

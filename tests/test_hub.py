@@ -26,8 +26,12 @@ def mh_hub(tmp_path_factory):
     name = f"mh_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
-    hub = Hub(tmp_path_factory.mktemp("hub") / "data", env={"MENTORHUB_SERVICE_DB_URL": url}).start()
+    url = (
+        PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    )
+    hub = Hub(
+        tmp_path_factory.mktemp("hub") / "data", env={"MENTORHUB_SERVICE_DB_URL": url}
+    ).start()
     yield hub
     hub.stop()
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
@@ -54,7 +58,9 @@ def get(url: str, token: str | None = None, **kw) -> requests.Response:
 
 
 def send(method: str, url: str, token: str, body: dict | None = None) -> requests.Response:
-    return requests.request(method, url, headers={"Authorization": f"token {token}"}, json=body, timeout=30)
+    return requests.request(
+        method, url, headers={"Authorization": f"token {token}"}, json=body, timeout=30
+    )
 
 
 def test_every_demo_account_logs_in_over_http(mh_hub: Hub) -> None:
@@ -69,7 +75,11 @@ def test_wrong_password_is_refused(mh_hub: Hub) -> None:
     s.get(f"{mh_hub.url}/hub/login", timeout=10)
     r = s.post(
         f"{mh_hub.url}/hub/login",
-        data={"username": "learner1", "password": mh_hub.passwords["learner2"], "_xsrf": s.cookies.get("_xsrf")},
+        data={
+            "username": "learner1",
+            "password": mh_hub.passwords["learner2"],
+            "_xsrf": s.cookies.get("_xsrf"),
+        },
         allow_redirects=False,
         timeout=10,
     )
@@ -83,7 +93,9 @@ def test_identity_and_roles_through_the_users_own_server(mh_hub, mh_tokens, mh_s
     assert r.json() == {
         "name": "learner1",
         "admin": False,
-        "courses": [{"course": "intro-python", "title": "Introduction to Python", "role": "learner"}],
+        "courses": [
+            {"course": "intro-python", "title": "Introduction to Python", "role": "learner"}
+        ],
     }
 
 
@@ -100,7 +112,9 @@ def test_course_roles_are_mirrored_into_hub_groups(mh_hub, mh_tokens) -> None:
     assert "course-intro-python-learners" in groups
 
 
-@pytest.mark.parametrize("path", [f"{SERVICE}/me", f"{SERVICE}/courses", f"{SERVICE}/courses/intro-python/roster"])
+@pytest.mark.parametrize(
+    "path", [f"{SERVICE}/me", f"{SERVICE}/courses", f"{SERVICE}/courses/intro-python/roster"]
+)
 def test_anonymous_gets_401_and_no_data_from_the_service(mh_hub, path) -> None:
     r = get(mh_hub.url + path)
     assert r.status_code == 401
@@ -144,7 +158,9 @@ def test_learner_cannot_read_the_course_roster(mh_hub, mh_tokens) -> None:
 def test_mentor_reads_the_course_roster(mh_hub, mh_tokens) -> None:
     r = get(f"{mh_hub.url}{SERVICE}/courses/intro-python/roster", mh_tokens["mentor"])
     assert r.status_code == 200
-    assert {"learner2": "learner"}.items() <= {m["username"]: m["role"] for m in r.json()["members"]}.items()
+    assert {"learner2": "learner"}.items() <= {
+        m["username"]: m["role"] for m in r.json()["members"]
+    }.items()
 
 
 def test_only_instructor_changes_roles_and_hub_groups_follow(mh_hub, mh_tokens) -> None:
@@ -181,7 +197,11 @@ def test_unknown_course_is_404(mh_hub, mh_tokens) -> None:
 
 
 def test_learner_cannot_read_another_learners_files(mh_hub, mh_tokens, mh_servers) -> None:
-    out = run(mh_servers["learner2"], mh_tokens["learner2"], "import pathlib, os; p = pathlib.Path.home() / 'secret.txt'; p.write_text('s3cret'); print(os.getuid(), p)")
+    out = run(
+        mh_servers["learner2"],
+        mh_tokens["learner2"],
+        "import pathlib, os; p = pathlib.Path.home() / 'secret.txt'; p.write_text('s3cret'); print(os.getuid(), p)",
+    )
     assert "/home/learner2/secret.txt" in out
     out = run(
         mh_servers["learner1"],

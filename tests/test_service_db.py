@@ -45,7 +45,12 @@ def mh_service(mh_db_url: str, tmp_path: Path) -> Service:
     upgrade(engine)
     db = Database(engine)
     courses = CourseManager(db)
-    yield Service(courses, EnrolmentManager(db), Publisher(db, courses, tmp_path / "editions"), tmp_path / "editions")
+    yield Service(
+        courses,
+        EnrolmentManager(db),
+        Publisher(db, courses, tmp_path / "editions"),
+        tmp_path / "editions",
+    )
     engine.dispose()
 
 
@@ -66,7 +71,9 @@ def test_migrations_build_exactly_the_models(mh_db_url: str) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
-    assert "ix_course_roles_username" in {i["name"] for i in inspect(engine).get_indexes("course_roles")}
+    assert "ix_course_roles_username" in {
+        i["name"] for i in inspect(engine).get_indexes("course_roles")
+    }
     assert "ix_course_tags_tag" in {i["name"] for i in inspect(engine).get_indexes("course_tags")}
     engine.dispose()
 
@@ -81,7 +88,9 @@ def test_downgrade_to_base_removes_every_table_and_upgrade_restores_them(mh_db_u
         command.downgrade(cfg, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(engine)
-    assert {"courses", "course_versions", "enrolment_requests"} <= set(inspect(engine).get_table_names())
+    assert {"courses", "course_versions", "enrolment_requests"} <= set(
+        inspect(engine).get_table_names()
+    )
     engine.dispose()
 
 
@@ -118,7 +127,9 @@ def test_republishing_the_same_commit_changes_nothing(mh_service: Service, mh_co
     assert again.version == first.version == 1
 
 
-def test_new_commit_is_a_new_version_and_the_previous_stays_readable(mh_service: Service, mh_course_repo) -> None:
+def test_new_commit_is_a_new_version_and_the_previous_stays_readable(
+    mh_service: Service, mh_course_repo
+) -> None:
     repo = mh_course_repo("algebra")
     mh_service.publisher.publish(ADA, str(repo))
     (repo / "cheatsheet.md").write_text("# Cheatsheet, second edition\n")
@@ -131,7 +142,10 @@ def test_new_commit_is_a_new_version_and_the_previous_stays_readable(mh_service:
     assert (old["version"], new["version"]) == (1, 2)
     cheats = {f["path"]: f["sha256"] for f in old["files"]}["cheatsheet.md"]
     assert cheats != {f["path"]: f["sha256"] for f in new["files"]}["cheatsheet.md"]
-    assert mh_service.publisher.edition_file(LIN, "algebra", 1, "cheatsheet.md").read_text() != "# Cheatsheet, second edition\n"
+    assert (
+        mh_service.publisher.edition_file(LIN, "algebra", 1, "cheatsheet.md").read_text()
+        != "# Cheatsheet, second edition\n"
+    )
 
 
 def test_publishing_needs_the_publish_scope(mh_service: Service, mh_course_repo) -> None:
@@ -140,7 +154,9 @@ def test_publishing_needs_the_publish_scope(mh_service: Service, mh_course_repo)
     assert mh_service.courses.catalog("lin")["total"] == 0
 
 
-def test_only_the_courses_instructors_publish_new_versions(mh_service: Service, mh_course_repo) -> None:
+def test_only_the_courses_instructors_publish_new_versions(
+    mh_service: Service, mh_course_repo
+) -> None:
     repo = mh_course_repo("algebra")
     mh_service.publisher.publish(ADA, str(repo))
     (repo / "cheatsheet.md").write_text("taken over\n")
@@ -150,7 +166,9 @@ def test_only_the_courses_instructors_publish_new_versions(mh_service: Service, 
     assert mh_service.courses.detail("lin", "algebra")["version"] == 1
 
 
-def test_invalid_course_is_refused_whole_and_leaves_nothing(mh_service: Service, mh_course_repo) -> None:
+def test_invalid_course_is_refused_whole_and_leaves_nothing(
+    mh_service: Service, mh_course_repo
+) -> None:
     repo = mh_course_repo("broken")
     (repo / "lessons" / "02-decisions.ipynb").write_text("{ not json")
     git(repo, "commit", "-qam", "break it")
@@ -163,7 +181,12 @@ def test_invalid_course_is_refused_whole_and_leaves_nothing(mh_service: Service,
 
 def test_catalog_searches_text_and_filters_by_tag(mh_service: Service, mh_published) -> None:
     mh_published("algebra", title="Algebra for everyone", tags=["math"])
-    mh_published("stats", title="Statistics", description="Means, medians and 100% fun", tags=["math", "data"])
+    mh_published(
+        "stats",
+        title="Statistics",
+        description="Means, medians and 100% fun",
+        tags=["math", "data"],
+    )
     mh_published("poetry", title="Poetry", tags=["writing"])
     catalog = mh_service.courses.catalog
     assert [c["slug"] for c in catalog("lin", q="ALGEBRA")["courses"]] == ["algebra"]
@@ -178,7 +201,9 @@ def test_catalog_searches_text_and_filters_by_tag(mh_service: Service, mh_publis
 def test_catalog_never_shows_the_source_repository(mh_service: Service, mh_course_repo) -> None:
     repo = mh_course_repo("algebra")
     mh_service.publisher.publish(ADA, str(repo))
-    text = repr(mh_service.courses.catalog("lin")) + repr(mh_service.courses.detail("lin", "algebra"))
+    text = repr(mh_service.courses.catalog("lin")) + repr(
+        mh_service.courses.detail("lin", "algebra")
+    )
     assert str(repo) not in text and "source" not in text
 
 
@@ -206,7 +231,9 @@ def test_invite_course_needs_the_current_code(mh_service: Service, mh_published)
 def test_approval_course_waits_for_an_instructor(mh_service: Service, mh_published) -> None:
     mh_published("algebra", enrolment={"policy": "approval"})
     assert mh_service.enrolment.enrol(LIN, "algebra").status == "pending"
-    assert mh_service.enrolment.enrol(LIN, "algebra").status == "pending"  # asking twice is one request
+    assert (
+        mh_service.enrolment.enrol(LIN, "algebra").status == "pending"
+    )  # asking twice is one request
     assert mh_service.courses.roles_of("lin") == []
     with pytest.raises(Forbidden):
         mh_service.enrolment.approve(LIN, "algebra", "lin")
@@ -216,7 +243,9 @@ def test_approval_course_waits_for_an_instructor(mh_service: Service, mh_publish
     assert mh_service.enrolment.requests(ADA, "algebra") == []
 
 
-def test_two_learners_racing_for_the_last_seat_get_one_seat(mh_service: Service, mh_published) -> None:
+def test_two_learners_racing_for_the_last_seat_get_one_seat(
+    mh_service: Service, mh_published
+) -> None:
     mh_published("algebra", enrolment={"policy": "open", "capacity": 1})
     callers = [Caller(f"learner{i}") for i in range(8)]
 
@@ -260,7 +289,9 @@ def test_only_people_in_the_course_read_its_edition(mh_service: Service, mh_publ
         mh_service.publisher.edition_file(LIN, "algebra", 1, "../../algebra/edition.json")
 
 
-def test_learner_edition_files_hold_no_solution_or_hidden_test(mh_service: Service, mh_published) -> None:
+def test_learner_edition_files_hold_no_solution_or_hidden_test(
+    mh_service: Service, mh_published
+) -> None:
     mh_published("algebra")
     mh_service.enrolment.enrol(LIN, "algebra")
     for f in mh_service.publisher.edition(LIN, "algebra")["files"]:
@@ -281,7 +312,9 @@ def test_roster_shows_what_each_member_last_synced(mh_service: Service, mh_publi
     assert members["ada"]["synced_version"] is None
 
 
-def test_learner_cannot_change_roles_mentor_cannot_either(mh_service: Service, mh_published) -> None:
+def test_learner_cannot_change_roles_mentor_cannot_either(
+    mh_service: Service, mh_published
+) -> None:
     mh_published("algebra")
     mh_service.courses.set_role(ADA, "algebra", "mo", Role.mentor)
     mh_service.enrolment.enrol(LIN, "algebra")
@@ -293,12 +326,21 @@ def test_learner_cannot_change_roles_mentor_cannot_either(mh_service: Service, m
     assert members == {"ada", "instructor", "mo", "lin"}  # "instructor": named by the manifest
 
 
-def test_role_change_reports_old_and_new_role_and_counts_seats(mh_service: Service, mh_published) -> None:
+def test_role_change_reports_old_and_new_role_and_counts_seats(
+    mh_service: Service, mh_published
+) -> None:
     mh_published("algebra", enrolment={"policy": "open", "capacity": 1})
     first = mh_service.courses.set_role(ADA, "algebra", "lin", Role.learner)
     second = mh_service.courses.set_role(ADA, "algebra", "lin", Role.mentor)
-    assert (first.old, first.new, second.old, second.new) == (None, Role.learner, Role.learner, Role.mentor)
-    assert mh_service.enrolment.enrol(SAM, "algebra").status == "enrolled"  # lin no longer holds the seat
+    assert (first.old, first.new, second.old, second.new) == (
+        None,
+        Role.learner,
+        Role.learner,
+        Role.mentor,
+    )
+    assert (
+        mh_service.enrolment.enrol(SAM, "algebra").status == "enrolled"
+    )  # lin no longer holds the seat
 
 
 def test_unknown_course_is_not_found(mh_service: Service) -> None:

@@ -29,13 +29,17 @@ class ServiceError(Exception):
 
 
 class ServiceClient(LoggingConfigurable):
-    service_url = Unicode(help="Base URL of the mentorhub service (env MENTORHUB_SERVICE_URL).").tag(config=True)
+    service_url = Unicode(
+        help="Base URL of the mentorhub service (env MENTORHUB_SERVICE_URL)."
+    ).tag(config=True)
 
     @default("service_url")
     def _service_url_default(self) -> str:
         return os.environ.get("MENTORHUB_SERVICE_URL", "http://127.0.0.1:8003")
 
-    service_prefix = Unicode("/services/mentorhub/", help="The service's URL prefix.").tag(config=True)
+    service_prefix = Unicode("/services/mentorhub/", help="The service's URL prefix.").tag(
+        config=True
+    )
     request_timeout = Float(10.0, help="Seconds to wait for the service.").tag(config=True)
 
     def url(self, path: str, query: dict[str, Any] | None = None) -> str:
@@ -47,8 +51,15 @@ class ServiceClient(LoggingConfigurable):
         return {"Authorization": f"token {os.environ.get('JUPYTERHUB_API_TOKEN', '')}"}
 
     async def request(
-        self, method: str, path: str, body: Any = None, query: dict | None = None,
-        *, raw: bytes | None = None, content_type: str = "application/json", timeout: float | None = None,
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: dict | None = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
     ) -> Any:
         """Call the service; ``raw`` sends bytes as they are (e.g. a git bundle) instead of JSON."""
         if raw is None and (body is not None or method in ("POST", "PUT")):
@@ -64,12 +75,15 @@ class ServiceClient(LoggingConfigurable):
             resp = await AsyncHTTPClient().fetch(req)
         except HTTPClientError as e:
             if e.code == 599 or e.response is None:
-                raise ServiceError(503, "the mentorhub service is unreachable; try again shortly") from None
+                raise ServiceError(
+                    503, "the mentorhub service is unreachable; try again shortly"
+                ) from None
             raise ServiceError(e.code, _message(e.response.body) or e.message) from None
         except OSError:
-            raise ServiceError(503, "the mentorhub service is unreachable; try again shortly") from None
+            raise ServiceError(
+                503, "the mentorhub service is unreachable; try again shortly"
+            ) from None
         return json.loads(resp.body) if resp.body else None
-
 
     def read_file(self, path: str) -> bytes:
         """Blocking download for worker threads (course sync runs in an executor)."""
@@ -80,7 +94,9 @@ class ServiceClient(LoggingConfigurable):
         except urllib.error.HTTPError as e:
             raise ServiceError(e.code, _message(e.read()) or str(e.reason)) from None
         except OSError:
-            raise ServiceError(503, "the mentorhub service is unreachable; try again shortly") from None
+            raise ServiceError(
+                503, "the mentorhub service is unreachable; try again shortly"
+            ) from None
 
 
 def _message(body: bytes | None) -> str:

@@ -46,7 +46,9 @@ class ServiceProxyHandler(ExtensionHandlerMixin, APIHandler):
         else:
             self.finish(json.dumps(data))
 
-    async def relay(self, method: str, path: str, body: Any = None, query: dict | None = None, **kw: Any) -> None:
+    async def relay(
+        self, method: str, path: str, body: Any = None, query: dict | None = None, **kw: Any
+    ) -> None:
         await self.answer(self.client.request(method, path, body, query, **kw))
 
     def json_body(self) -> dict:
@@ -72,7 +74,11 @@ class CatalogHandler(ServiceProxyHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        query = {k: self.get_arguments(k) for k in ("q", "tag", "limit", "offset") if self.get_arguments(k)}
+        query = {
+            k: self.get_arguments(k)
+            for k in ("q", "tag", "limit", "offset")
+            if self.get_arguments(k)
+        }
         await self.relay("GET", "api/courses", query=query)
 
 
@@ -90,7 +96,9 @@ class EnrolHandler(ServiceProxyHandler):
     @authorized
     async def post(self, slug: str) -> None:
         async def enrol_and_sync() -> dict:
-            result = await self.client.request("POST", f"api/courses/{slug}/enrolment", self.json_body())
+            result = await self.client.request(
+                "POST", f"api/courses/{slug}/enrolment", self.json_body()
+            )
             if result["status"] == "enrolled":
                 result["sync"] = await self.work.sync(slug)
             return result
@@ -127,7 +135,9 @@ class PublishHandler(ServiceProxyHandler):
         if not isinstance(source, str) or not source.strip() or not isinstance(ref, str | None):
             raise web.HTTPError(400, "source (a git URL or a repository in your home) is required")
         if "://" in source:
-            await self.relay("POST", "api/courses/publish", {"source": source, "ref": ref}, timeout=600)
+            await self.relay(
+                "POST", "api/courses/publish", {"source": source, "ref": ref}, timeout=600
+            )
             return
         path = (Path.home() / source).resolve()
         if not path.is_dir():
@@ -138,9 +148,16 @@ class PublishHandler(ServiceProxyHandler):
         except NotARepository as e:
             raise web.HTTPError(400, str(e)) from None
         query = {"source": path.name, **({"ref": ref} if ref else {})}
-        await self.answer(self.client.request(
-            "POST", "api/courses/publish", query=query, raw=data, content_type=BUNDLE_TYPE, timeout=600
-        ))
+        await self.answer(
+            self.client.request(
+                "POST",
+                "api/courses/publish",
+                query=query,
+                raw=data,
+                content_type=BUNDLE_TYPE,
+                timeout=600,
+            )
+        )
 
 
 class CourseAdminHandler(ServiceProxyHandler):
@@ -176,7 +193,11 @@ class PageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHand
     @web.authenticated
     @authorized
     def get(self, page: str) -> None:
-        self.write(self.render_template(f"{page}.html", base_url=self.base_url, xsrf_token=self.xsrf_token.decode()))
+        self.write(
+            self.render_template(
+                f"{page}.html", base_url=self.base_url, xsrf_token=self.xsrf_token.decode()
+            )
+        )
 
 
 COURSE = r"/mentorhub/api/courses/([a-z0-9][a-z0-9-]*)"

@@ -24,8 +24,13 @@ def bundle_bytes(path: Path) -> bytes:
         try:
             subprocess.run(
                 ["git", "-C", str(path), "bundle", "create", str(dest), "HEAD", "--all"],
-                check=True, capture_output=True, text=True, timeout=300,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=300,
             )
         except subprocess.CalledProcessError as e:
-            raise NotARepository(f"{path} is not a git repository with commits: {e.stderr.strip()}") from None
+            raise NotARepository(
+                f"{path} is not a git repository with commits: {e.stderr.strip()}"
+            ) from None
         return dest.read_bytes()

@@ -35,27 +35,33 @@ class MentorhubService(Application):
     version = __version__
     description = "Hub-side holder of courses, roles and secrets for mentorhub."
 
-    db_url = Unicode(help="SQLAlchemy URL of the service database (env MENTORHUB_SERVICE_DB_URL).").tag(config=True)
+    db_url = Unicode(
+        help="SQLAlchemy URL of the service database (env MENTORHUB_SERVICE_DB_URL)."
+    ).tag(config=True)
 
     @default("db_url")
     def _db_url_default(self) -> str:
         return _env("MENTORHUB_SERVICE_DB_URL", "sqlite:///mentorhub.sqlite")
 
-    service_url = Unicode(help="Where to listen (set by JupyterHub as JUPYTERHUB_SERVICE_URL).").tag(config=True)
+    service_url = Unicode(
+        help="Where to listen (set by JupyterHub as JUPYTERHUB_SERVICE_URL)."
+    ).tag(config=True)
 
     @default("service_url")
     def _service_url_default(self) -> str:
         return _env("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101")
 
-    prefix = Unicode(help="URL prefix behind the proxy (JUPYTERHUB_SERVICE_PREFIX).").tag(config=True)
+    prefix = Unicode(help="URL prefix behind the proxy (JUPYTERHUB_SERVICE_PREFIX).").tag(
+        config=True
+    )
 
     @default("prefix")
     def _prefix_default(self) -> str:
         return _env("JUPYTERHUB_SERVICE_PREFIX", "/services/mentorhub/")
 
-    data_dir = Unicode(help="Where the service keeps files: published editions (env MENTORHUB_SERVICE_DATA_DIR).").tag(
-        config=True
-    )
+    data_dir = Unicode(
+        help="Where the service keeps files: published editions (env MENTORHUB_SERVICE_DATA_DIR)."
+    ).tag(config=True)
 
     @default("data_dir")
     def _data_dir_default(self) -> str:
@@ -70,13 +76,17 @@ class MentorhubService(Application):
     def _git_credentials_default(self) -> str:
         return _env("MENTORHUB_SERVICE_GIT_CREDENTIALS_FILE")
 
-    max_repo_mb = Integer(500, help="Largest course repository (history included) accepted, in MiB.").tag(config=True)
+    max_repo_mb = Integer(
+        500, help="Largest course repository (history included) accepted, in MiB."
+    ).tag(config=True)
     fetch_timeout = Integer(120, help="Seconds a repository fetch may take.").tag(config=True)
-    publish_workers = Integer(2, min=1, help="Publishing jobs (git, validation, edition build) run at once.").tag(
+    publish_workers = Integer(
+        2, min=1, help="Publishing jobs (git, validation, edition build) run at once."
+    ).tag(config=True)
+
+    seed_course_dir = Unicode(help="A course directory to publish at start-up (the demo).").tag(
         config=True
     )
-
-    seed_course_dir = Unicode(help="A course directory to publish at start-up (the demo).").tag(config=True)
 
     @default("seed_course_dir")
     def _seed_dir_default(self) -> str:
@@ -110,7 +120,9 @@ class MentorhubService(Application):
     def init_managers(self) -> None:
         self.courses = CourseManager(self.db)
         self.enrolment = EnrolmentManager(self.db)
-        limits = FetchLimits(max_repo_bytes=self.max_repo_mb * 2**20, timeout_seconds=float(self.fetch_timeout))
+        limits = FetchLimits(
+            max_repo_bytes=self.max_repo_mb * 2**20, timeout_seconds=float(self.fetch_timeout)
+        )
         self.publisher = Publisher(
             self.db, self.courses, Path(self.data_dir) / "editions", limits, self._git_credentials()
         )
@@ -151,7 +163,9 @@ class MentorhubService(Application):
         published = await asyncio.get_running_loop().run_in_executor(
             self.executor, self.publisher.publish_directory, Path(self.seed_course_dir), roles
         )
-        self.log.info("published %s version %d (%d roles)", published.slug, published.version, len(roles))
+        self.log.info(
+            "published %s version %d (%d roles)", published.slug, published.version, len(roles)
+        )
 
     async def start_async(self) -> None:
         url = urlparse(self.service_url)

@@ -58,10 +58,19 @@ def api(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]
             status = next(code for kind, code in ERRORS.items() if isinstance(e, kind))
             problems = getattr(e, "problems", None)
             if problems is not None:
-                self.write_json({"status": status, "message": _message(e), "problems": [
-                    p if isinstance(p, str) else {"file": p.file, "cell": p.cell, "message": p.message}
-                    for p in problems
-                ]}, status)
+                self.write_json(
+                    {
+                        "status": status,
+                        "message": _message(e),
+                        "problems": [
+                            p
+                            if isinstance(p, str)
+                            else {"file": p.file, "cell": p.cell, "message": p.message}
+                            for p in problems
+                        ],
+                    },
+                    status,
+                )
                 return
             raise web.HTTPError(status, _message(e)) from None
 

@@ -44,7 +44,11 @@ def public_course(course: Course, tags: list[str], role: Role | None, pending: b
         "description": course.description,
         "tags": tags,
         "level": course.level,
-        "enrolment": {"policy": course.enrolment_policy.value, "capacity": course.capacity, "seats_left": seats},
+        "enrolment": {
+            "policy": course.enrolment_policy.value,
+            "capacity": course.capacity,
+            "seats_left": seats,
+        },
         "mentoring": course.mentoring_policy,
         "my_role": role.value if role else None,
         "pending": pending,
@@ -52,9 +56,11 @@ def public_course(course: Course, tags: list[str], role: Role | None, pending: b
 
 
 def current_version(s: Session, course: Course) -> CourseVersion:
-    return s.scalar(select(CourseVersion).where(
-        CourseVersion.course_id == course.id, CourseVersion.number == course.current_version
-    ))
+    return s.scalar(
+        select(CourseVersion).where(
+            CourseVersion.course_id == course.id, CourseVersion.number == course.current_version
+        )
+    )
 
 
 def find_course(s: Session, slug: str) -> Course:
@@ -66,7 +72,9 @@ def find_course(s: Session, slug: str) -> Course:
 
 def role_in(s: Session, course_id: int, username: str) -> Role | None:
     return s.scalar(
-        select(CourseRole.role).where(CourseRole.course_id == course_id, CourseRole.username == username)
+        select(CourseRole.role).where(
+            CourseRole.course_id == course_id, CourseRole.username == username
+        )
     )
 
 
@@ -83,10 +91,17 @@ class CourseManager:
                 .where(CourseRole.username == username)
                 .order_by(Course.slug)
             )
-            return [{"course": slug, "title": title, "role": role.value} for slug, title, role in rows]
+            return [
+                {"course": slug, "title": title, "role": role.value} for slug, title, role in rows
+            ]
 
     def catalog(
-        self, username: str, q: str = "", tags: list[str] | None = None, limit: int = 50, offset: int = 0
+        self,
+        username: str,
+        q: str = "",
+        tags: list[str] | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> dict:
         """Published courses matching a text query and all the given tags, a page at a time."""
         with self.db.transaction() as s:
@@ -94,31 +109,45 @@ class CourseManager:
             if q:
                 like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                 query = query.where(
-                    Course.title.ilike(like, escape="\\") | Course.description.ilike(like, escape="\\")
+                    Course.title.ilike(like, escape="\\")
+                    | Course.description.ilike(like, escape="\\")
                     | Course.slug.ilike(like, escape="\\")
                 )
             for tag in tags or []:
-                query = query.where(Course.id.in_(select(CourseTag.course_id).where(CourseTag.tag == tag)))
+                query = query.where(
+                    Course.id.in_(select(CourseTag.course_id).where(CourseTag.tag == tag))
+                )
             total = s.scalar(select(func.count()).select_from(query.subquery()))
-            page = list(s.scalars(query.order_by(Course.title, Course.id).limit(limit).offset(offset)))
+            page = list(
+                s.scalars(query.order_by(Course.title, Course.id).limit(limit).offset(offset))
+            )
             ids = [c.id for c in page]
             tags_of: dict[int, list[str]] = {}
             for course_id, tag in s.execute(
-                select(CourseTag.course_id, CourseTag.tag).where(CourseTag.course_id.in_(ids)).order_by(CourseTag.tag)
+                select(CourseTag.course_id, CourseTag.tag)
+                .where(CourseTag.course_id.in_(ids))
+                .order_by(CourseTag.tag)
             ):
                 tags_of.setdefault(course_id, []).append(tag)
-            mine = dict(s.execute(
-                select(CourseRole.course_id, CourseRole.role).where(
-                    CourseRole.username == username, CourseRole.course_id.in_(ids)
+            mine = dict(
+                s.execute(
+                    select(CourseRole.course_id, CourseRole.role).where(
+                        CourseRole.username == username, CourseRole.course_id.in_(ids)
+                    )
+                ).all()
+            )
+            pending = set(
+                s.scalars(
+                    select(EnrolmentRequest.course_id).where(
+                        EnrolmentRequest.username == username, EnrolmentRequest.course_id.in_(ids)
+                    )
                 )
-            ).all())
-            pending = set(s.scalars(select(EnrolmentRequest.course_id).where(
-                EnrolmentRequest.username == username, EnrolmentRequest.course_id.in_(ids)
-            )))
+            )
             return {
                 "total": total,
                 "courses": [
-                    public_course(c, tags_of.get(c.id, []), mine.get(c.id), c.id in pending) for c in page
+                    public_course(c, tags_of.get(c.id, []), mine.get(c.id), c.id in pending)
+                    for c in page
                 ],
             }
 
@@ -129,10 +158,22 @@ class CourseManager:
             if course.current_version is None:
                 raise CourseNotFound(f"no course {slug!r}")
             version = current_version(s, course)
-            tags = list(s.scalars(select(CourseTag.tag).where(CourseTag.course_id == course.id).order_by(CourseTag.tag)))
-            pending = s.scalar(select(EnrolmentRequest.id).where(
-                EnrolmentRequest.course_id == course.id, EnrolmentRequest.username == username
-            )) is not None
+            tags = list(
+                s.scalars(
+                    select(CourseTag.tag)
+                    .where(CourseTag.course_id == course.id)
+                    .order_by(CourseTag.tag)
+                )
+            )
+            pending = (
+                s.scalar(
+                    select(EnrolmentRequest.id).where(
+                        EnrolmentRequest.course_id == course.id,
+                        EnrolmentRequest.username == username,
+                    )
+                )
+                is not None
+            )
             entry = public_course(course, tags, role_in(s, course.id, username), pending)
             outline = version.edition
             entry.update(
@@ -148,7 +189,11 @@ class CourseManager:
         with self.db.transaction() as s:
             course = find_course(s, slug)
             require(caller, "course:members:read", role_in(s, course.id, caller.name))
-            rows = s.scalars(select(CourseRole).where(CourseRole.course_id == course.id).order_by(CourseRole.username))
+            rows = s.scalars(
+                select(CourseRole)
+                .where(CourseRole.course_id == course.id)
+                .order_by(CourseRole.username)
+            )
             return {
                 "course": slug,
                 "current_version": course.current_version,
@@ -166,9 +211,11 @@ class CourseManager:
     def record_sync(self, caller: Caller, slug: str, version: int) -> None:
         with self.db.transaction() as s:
             course = find_course(s, slug)
-            row = s.scalar(select(CourseRole).where(
-                CourseRole.course_id == course.id, CourseRole.username == caller.name
-            ))
+            row = s.scalar(
+                select(CourseRole).where(
+                    CourseRole.course_id == course.id, CourseRole.username == caller.name
+                )
+            )
             if row is None:
                 raise Forbidden(f"{caller.name} is not in {slug}")
             row.synced_version, row.synced_at = version, utcnow()
@@ -186,8 +233,14 @@ class CourseManager:
             course = find_course(s, slug)
             return [self.apply_role(s, course, user, role) for user, role in roles.items()]
 
-    def apply_role(self, s: Session, course: Course, username: str, role: Role | None) -> RoleChange:
-        row = s.scalar(select(CourseRole).where(CourseRole.course_id == course.id, CourseRole.username == username))
+    def apply_role(
+        self, s: Session, course: Course, username: str, role: Role | None
+    ) -> RoleChange:
+        row = s.scalar(
+            select(CourseRole).where(
+                CourseRole.course_id == course.id, CourseRole.username == username
+            )
+        )
         old = row.role if row else None
         if role is None and row is not None:
             s.delete(row)

@@ -51,7 +51,9 @@ class EnrolmentManager:
         with self.db.transaction() as s:
             course = find_course(s, slug)
             if course.enrolment_policy == Policy.invite and not (
-                code and course.invite_code_hash and hmac.compare_digest(hash_code(code), course.invite_code_hash)
+                code
+                and course.invite_code_hash
+                and hmac.compare_digest(hash_code(code), course.invite_code_hash)
             ):
                 raise WrongInviteCode("this course needs a valid invite code")
             if role_in(s, course.id, caller.name) is not None:
@@ -76,25 +78,34 @@ class EnrolmentManager:
             if role_in(s, course.id, username) is not None:
                 raise AlreadyEnrolled(f"{username} is already in {slug}")  # rolls the seat back
             s.add(CourseRole(course_id=course.id, username=username, role=Role.learner))
-            s.execute(delete(EnrolmentRequest).where(
-                EnrolmentRequest.course_id == course.id, EnrolmentRequest.username == username
-            ))
+            s.execute(
+                delete(EnrolmentRequest).where(
+                    EnrolmentRequest.course_id == course.id, EnrolmentRequest.username == username
+                )
+            )
             return RoleChange(slug, username, None, Role.learner)
 
     def leave(self, caller: Caller, slug: str) -> RoleChange:
         """Leave a course (or withdraw a pending request). Instructors cannot leave this way."""
         with self.db.transaction() as s:
             course = find_course(s, slug)
-            row = s.scalar(select(CourseRole).where(
-                CourseRole.course_id == course.id, CourseRole.username == caller.name
-            ))
-            s.execute(delete(EnrolmentRequest).where(
-                EnrolmentRequest.course_id == course.id, EnrolmentRequest.username == caller.name
-            ))
+            row = s.scalar(
+                select(CourseRole).where(
+                    CourseRole.course_id == course.id, CourseRole.username == caller.name
+                )
+            )
+            s.execute(
+                delete(EnrolmentRequest).where(
+                    EnrolmentRequest.course_id == course.id,
+                    EnrolmentRequest.username == caller.name,
+                )
+            )
             if row is None:
                 return RoleChange(slug, caller.name, None, None)
             if row.role == Role.instructor:
-                raise InvalidRequest("an instructor leaves by handing the course to another instructor")
+                raise InvalidRequest(
+                    "an instructor leaves by handing the course to another instructor"
+                )
             if row.role == Role.learner:
                 course.learners = Course.learners - 1
             s.delete(row)
@@ -105,7 +116,9 @@ class EnrolmentManager:
             course = find_course(s, slug)
             require(caller, "course:members:read", role_in(s, course.id, caller.name))
             rows = s.scalars(
-                select(EnrolmentRequest).where(EnrolmentRequest.course_id == course.id).order_by(EnrolmentRequest.created)
+                select(EnrolmentRequest)
+                .where(EnrolmentRequest.course_id == course.id)
+                .order_by(EnrolmentRequest.created)
             )
             return [{"username": r.username, "created": r.created.isoformat()} for r in rows]
 

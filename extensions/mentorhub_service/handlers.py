@@ -40,7 +40,11 @@ class CatalogHandler(APIHandler):
         except ValueError:
             raise web.HTTPError(400, "limit and offset must be integers") from None
         result = self.courses.catalog(
-            self.caller.name, self.get_argument("q", "").strip(), self.get_arguments("tag"), limit, offset
+            self.caller.name,
+            self.get_argument("q", "").strip(),
+            self.get_arguments("tag"),
+            limit,
+            offset,
         )
         self.write_json(result)
 
@@ -55,22 +59,32 @@ class PublishHandler(APIHandler):
         if self.request.headers.get("Content-Type", "").startswith(BUNDLE):
             ref = self.get_argument("ref", None)
             shown = self.get_argument("source", "uploaded bundle")
-            with tempfile.TemporaryDirectory(dir=self.publisher.editions_root, prefix=".upload-") as tmp:
+            with tempfile.TemporaryDirectory(
+                dir=self.publisher.editions_root, prefix=".upload-"
+            ) as tmp:
                 bundle = Path(tmp) / "course.bundle"
                 fd = os.open(bundle, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as f:
                     f.write(self.request.body)
                 published = await loop.run_in_executor(
-                    pool, lambda: self.publisher.publish(self.caller, str(bundle), ref, shown_source=shown)
+                    pool,
+                    lambda: self.publisher.publish(
+                        self.caller, str(bundle), ref, shown_source=shown
+                    ),
                 )
         else:
             data = self.body()
             source, ref = data.get("source"), data.get("ref")
             if not isinstance(source, str) or urlparse(source).scheme not in ("https", "http"):
-                raise web.HTTPError(400, "source must be an http(s) git URL; upload a git bundle for local repositories")
+                raise web.HTTPError(
+                    400,
+                    "source must be an http(s) git URL; upload a git bundle for local repositories",
+                )
             if ref is not None and not isinstance(ref, str):
                 raise web.HTTPError(400, "ref must be a string")
-            published = await loop.run_in_executor(pool, lambda: self.publisher.publish(self.caller, source, ref))
+            published = await loop.run_in_executor(
+                pool, lambda: self.publisher.publish(self.caller, source, ref)
+            )
         for change in published.changes:
             await self.hub_groups.apply(change)
         self.write_json(published.json(), status=201 if published.new else 200)
@@ -91,7 +105,9 @@ class EnrolmentHandler(APIHandler):
         result = self.enrolment.enrol(self.caller, slug, code)
         if result.change:
             await self.hub_groups.apply(result.change)
-        self.write_json({"course": slug, "status": result.status}, status=201 if result.change else 202)
+        self.write_json(
+            {"course": slug, "status": result.status}, status=201 if result.change else 202
+        )
 
     @api
     async def delete(self, slug: str) -> None:
@@ -106,7 +122,9 @@ class EditionHandler(APIHandler):
     @api
     async def get(self, slug: str) -> None:
         version = self.get_argument("version", None)
-        self.write_json(self.publisher.edition(self.caller, slug, int(version) if version else None))
+        self.write_json(
+            self.publisher.edition(self.caller, slug, int(version) if version else None)
+        )
 
 
 class EditionFileHandler(APIHandler):
@@ -153,7 +171,9 @@ class ApproveHandler(APIHandler):
 class InviteCodeHandler(APIHandler):
     @api
     async def post(self, slug: str) -> None:
-        self.write_json({"course": slug, "code": self.enrolment.new_invite_code(self.caller, slug)}, status=201)
+        self.write_json(
+            {"course": slug, "code": self.enrolment.new_invite_code(self.caller, slug)}, status=201
+        )
 
 
 class MemberHandler(APIHandler):

@@ -30,7 +30,9 @@ class HubGroups:
             f"{self.api_url}{path}",
             method=method,
             headers={"Authorization": f"token {self._token}", "Content-Type": "application/json"},
-            body=json.dumps(body) if body is not None else (None if method in ("GET", "DELETE") else ""),
+            body=json.dumps(body)
+            if body is not None
+            else (None if method in ("GET", "DELETE") else ""),
             allow_nonstandard_methods=True,
             request_timeout=10,
         )
@@ -80,7 +82,9 @@ class HubGroups:
 
     async def sync_all(self, memberships: dict[str, list[str]]) -> None:
         if not await self.wait_for_hub():
-            log.warning("hub API unreachable; hub groups will be repaired as users call the service")
+            log.warning(
+                "hub API unreachable; hub groups will be repaired as users call the service"
+            )
             return
         for name, users in memberships.items():
             await self.set_members(name, users, [])

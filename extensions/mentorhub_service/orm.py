@@ -59,7 +59,9 @@ class Course(Base):
     source: Mapped[str] = mapped_column(Text, default="")
     current_version: Mapped[int | None] = mapped_column(Integer, default=None)
 
-    roles: Mapped[list[CourseRole]] = relationship(back_populates="course", cascade="all, delete-orphan")
+    roles: Mapped[list[CourseRole]] = relationship(
+        back_populates="course", cascade="all, delete-orphan"
+    )
     tags: Mapped[list[CourseTag]] = relationship(cascade="all, delete-orphan")
     versions: Mapped[list[CourseVersion]] = relationship(cascade="all, delete-orphan")
 
@@ -92,7 +94,9 @@ class CourseVersion(Base):
 
 class EnrolmentRequest(Base):
     __tablename__ = "enrolment_requests"
-    __table_args__ = (UniqueConstraint("course_id", "username", name="uq_enrolment_requests_course_user"),)
+    __table_args__ = (
+        UniqueConstraint("course_id", "username", name="uq_enrolment_requests_course_user"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
@@ -102,7 +106,9 @@ class EnrolmentRequest(Base):
 
 class CourseRole(Base):
     __tablename__ = "course_roles"
-    __table_args__ = (UniqueConstraint("course_id", "username", name="uq_course_roles_course_user"),)
+    __table_args__ = (
+        UniqueConstraint("course_id", "username", name="uq_course_roles_course_user"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))

@@ -49,5 +49,9 @@ def may(caller: Caller, action: str, course_role: Role | None = None) -> bool:
 
 def require(caller: Caller, action: str, course_role: Role | None = None) -> None:
     if not may(caller, action, course_role):
-        where = f"your role here is {course_role.value}" if course_role else "you have no role in this course"
+        where = (
+            f"your role here is {course_role.value}"
+            if course_role
+            else "you have no role in this course"
+        )
         raise Forbidden(f"{caller.name} may not {action} ({where})")

@@ -41,7 +41,12 @@ class Published:
     changes: list[RoleChange]
 
     def json(self) -> dict:
-        return {"course": self.slug, "version": self.version, "commit": self.commit, "new": self.new}
+        return {
+            "course": self.slug,
+            "version": self.version,
+            "commit": self.commit,
+            "new": self.new,
+        }
 
 
 class Publisher:
@@ -60,18 +65,39 @@ class Publisher:
         self.limits = limits or FetchLimits()
         self._credentials = credentials or {}
 
-    def publish(self, caller: Caller, source: str, ref: str | None = None, *, shown_source: str | None = None) -> Published:
+    def publish(
+        self,
+        caller: Caller,
+        source: str,
+        ref: str | None = None,
+        *,
+        shown_source: str | None = None,
+    ) -> Published:
         """Fetch ``source`` at ``ref`` and publish it as the course its manifest names. Blocking."""
         with tempfile.TemporaryDirectory(dir=self.editions_root, prefix=".work-") as tmp:
-            fetched = fetch(source, ref, Path(tmp) / "repo", limits=self.limits, credentials=self._credentials_for(source))
-            return self._publish_tree(caller, fetched.tree, fetched.commit, shown_source or source, Path(tmp))
+            fetched = fetch(
+                source,
+                ref,
+                Path(tmp) / "repo",
+                limits=self.limits,
+                credentials=self._credentials_for(source),
+            )
+            return self._publish_tree(
+                caller, fetched.tree, fetched.commit, shown_source or source, Path(tmp)
+            )
 
     def publish_directory(self, path: Path, roles: dict[str, Role]) -> Published:
         """Publish a trusted local directory (the demo course); its 'commit' is a hash of its files."""
         with tempfile.TemporaryDirectory(dir=self.editions_root, prefix=".work-") as tmp:
             published = self._publish_tree(None, Path(path), tree_hash(Path(path)), "", Path(tmp))
         changes = self.courses.seed_roles(published.slug, roles)
-        return Published(published.slug, published.version, published.commit, published.new, published.changes + changes)
+        return Published(
+            published.slug,
+            published.version,
+            published.commit,
+            published.new,
+            published.changes + changes,
+        )
 
     def _credentials_for(self, source: str) -> GitCredentials | None:
         for prefix, creds in self._credentials.items():
@@ -79,7 +105,9 @@ class Publisher:
                 return creds
         return None
 
-    def _publish_tree(self, caller: Caller | None, tree: Path, commit: str, source: str, scratch: Path) -> Published:
+    def _publish_tree(
+        self, caller: Caller | None, tree: Path, commit: str, source: str, scratch: Path
+    ) -> Published:
         course = load_course(tree)  # CourseInvalid lists every problem
         manifest = course.manifest
         slug = manifest.slug
@@ -91,9 +119,11 @@ class Publisher:
                 else:
                     require(caller, "course:publish", role_in(s, existing.id, caller.name))
             if existing is not None:
-                known = s.scalar(select(CourseVersion).where(
-                    CourseVersion.course_id == existing.id, CourseVersion.commit == commit
-                ))
+                known = s.scalar(
+                    select(CourseVersion).where(
+                        CourseVersion.course_id == existing.id, CourseVersion.commit == commit
+                    )
+                )
                 if known is not None:
                     return Published(slug, known.number, commit, False, [])
 
@@ -107,7 +137,9 @@ class Publisher:
             except OSError:
                 if not final.exists():
                     raise
-                shutil.rmtree(staging, ignore_errors=True)  # a concurrent publish of the same commit won
+                shutil.rmtree(
+                    staging, ignore_errors=True
+                )  # a concurrent publish of the same commit won
             files = dict(edition.files)
         else:
             files = read_hashes(final)
@@ -129,15 +161,28 @@ class Publisher:
                 row.source = source
             s.query(CourseTag).filter(CourseTag.course_id == row.id).delete()
             s.add_all(CourseTag(course_id=row.id, tag=t) for t in sorted(set(manifest.tags)))
-            number = (s.scalar(select(func.max(CourseVersion.number)).where(CourseVersion.course_id == row.id)) or 0) + 1
-            s.add(CourseVersion(
-                course_id=row.id, number=number, commit=commit,
-                published_by=caller.name if caller else SYSTEM, edition=outline,
-            ))
+            number = (
+                s.scalar(
+                    select(func.max(CourseVersion.number)).where(CourseVersion.course_id == row.id)
+                )
+                or 0
+            ) + 1
+            s.add(
+                CourseVersion(
+                    course_id=row.id,
+                    number=number,
+                    commit=commit,
+                    published_by=caller.name if caller else SYSTEM,
+                    edition=outline,
+                )
+            )
             row.current_version = number
             instructors = set(manifest.instructors) | ({caller.name} if caller else set())
-            changes = [self.courses.apply_role(s, row, name, Role.instructor)
-                       for name in sorted(instructors) if role_in(s, row.id, name) != Role.instructor]
+            changes = [
+                self.courses.apply_role(s, row, name, Role.instructor)
+                for name in sorted(instructors)
+                if role_in(s, row.id, name) != Role.instructor
+            ]
         return Published(slug, number, commit, True, changes)
 
     def edition(self, caller: Caller, slug: str, number: int | None = None) -> dict:
@@ -160,12 +205,17 @@ class Publisher:
                 raise FileNotFoundError(path)
             return self.editions_root / slug / version.commit / path
 
-    def _readable_version(self, s: Session, caller: Caller, slug: str, number: int | None) -> CourseVersion:
+    def _readable_version(
+        self, s: Session, caller: Caller, slug: str, number: int | None
+    ) -> CourseVersion:
         course = find_course(s, slug)
         require(caller, "course:content:read", role_in(s, course.id, caller.name))
-        version = s.scalar(select(CourseVersion).where(
-            CourseVersion.course_id == course.id, CourseVersion.number == (number or course.current_version)
-        ))
+        version = s.scalar(
+            select(CourseVersion).where(
+                CourseVersion.course_id == course.id,
+                CourseVersion.number == (number or course.current_version),
+            )
+        )
         if version is None:
             raise CourseNotFound(f"{slug} has no version {number}")
         return version

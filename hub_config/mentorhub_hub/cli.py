@@ -70,8 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mentorhub", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="run the platform with the demo course and accounts")
-    p.add_argument("--port", type=int, default=8000, help="public port (the next three are used too)")
-    p.add_argument("--data-dir", default="mentorhub-data", help="where state is kept (default: ./mentorhub-data)")
+    p.add_argument(
+        "--port", type=int, default=8000, help="public port (the next three are used too)"
+    )
+    p.add_argument(
+        "--data-dir",
+        default="mentorhub-data",
+        help="where state is kept (default: ./mentorhub-data)",
+    )
     p.set_defaults(func=demo)
     course_cli.add_parser(sub)
     args = parser.parse_args(argv)

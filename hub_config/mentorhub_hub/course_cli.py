@@ -26,11 +26,16 @@ SERVICE_PREFIX = "/services/mentorhub/"
 def service_base(args: argparse.Namespace) -> str:
     if args.hub_url:
         return args.hub_url.rstrip("/") + SERVICE_PREFIX
-    return os.environ.get("MENTORHUB_SERVICE_URL", "http://127.0.0.1:8003").rstrip("/") + SERVICE_PREFIX
+    return (
+        os.environ.get("MENTORHUB_SERVICE_URL", "http://127.0.0.1:8003").rstrip("/")
+        + SERVICE_PREFIX
+    )
 
 
 def publish(args: argparse.Namespace) -> int:
-    token = args.token or os.environ.get("MENTORHUB_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
+    token = (
+        args.token or os.environ.get("MENTORHUB_TOKEN") or os.environ.get("JUPYTERHUB_API_TOKEN")
+    )
     if not token:
         print("mentorhub: no token: pass --token or set MENTORHUB_TOKEN", file=sys.stderr)
         return 2
@@ -46,12 +51,16 @@ def publish(args: argparse.Namespace) -> int:
         if args.ref:
             query["ref"] = args.ref
         req = urllib.request.Request(
-            url + "?" + urlencode(query), data=data, method="POST",
+            url + "?" + urlencode(query),
+            data=data,
+            method="POST",
             headers={**headers, "Content-Type": BUNDLE_TYPE},
         )
         return _send(req)
     body = json.dumps({"source": args.source, "ref": args.ref}).encode()
-    req = urllib.request.Request(url, data=body, method="POST", headers={**headers, "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=body, method="POST", headers={**headers, "Content-Type": "application/json"}
+    )
     return _send(req)
 
 
@@ -66,22 +75,39 @@ def _send(req: urllib.request.Request) -> int:
             error = {"message": str(e.reason)}
         print(f"mentorhub: not published: {error.get('message')}", file=sys.stderr)
         for p in error.get("problems", []):
-            where = p if isinstance(p, str) else p["file"] + (f" [{p['cell']}]" if p.get("cell") else "")
-            print(f"  - {where}" + ("" if isinstance(p, str) else f": {p['message']}"), file=sys.stderr)
+            where = (
+                p
+                if isinstance(p, str)
+                else p["file"] + (f" [{p['cell']}]" if p.get("cell") else "")
+            )
+            print(
+                f"  - {where}" + ("" if isinstance(p, str) else f": {p['message']}"),
+                file=sys.stderr,
+            )
         return 1
     except OSError as e:
         print(f"mentorhub: cannot reach the mentorhub service: {e}", file=sys.stderr)
         return 2
     state = "published" if result["new"] else "already published"
-    print(f"{result['course']}: {state} as version {result['version']} (commit {result['commit'][:12]})")
+    print(
+        f"{result['course']}: {state} as version {result['version']} (commit {result['commit'][:12]})"
+    )
     return 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    course = sub.add_parser("course", help="work with courses").add_subparsers(dest="course_command", required=True)
+    course = sub.add_parser("course", help="work with courses").add_subparsers(
+        dest="course_command", required=True
+    )
     p = course.add_parser("publish", help="publish a course repository (git URL or local path)")
     p.add_argument("source", help="https git URL, or a local git repository")
     p.add_argument("--ref", help="branch, tag or commit (default: the repository's HEAD)")
-    p.add_argument("--hub-url", help="the hub's public URL (default: $MENTORHUB_SERVICE_URL, as in your server)")
-    p.add_argument("--token", help="your JupyterHub API token (default: $MENTORHUB_TOKEN or $JUPYTERHUB_API_TOKEN)")
+    p.add_argument(
+        "--hub-url",
+        help="the hub's public URL (default: $MENTORHUB_SERVICE_URL, as in your server)",
+    )
+    p.add_argument(
+        "--token",
+        help="your JupyterHub API token (default: $MENTORHUB_TOKEN or $JUPYTERHUB_API_TOKEN)",
+    )
     p.set_defaults(func=publish)

@@ -47,7 +47,9 @@ def ensure_demo_accounts(data_dir: str | Path) -> dict[str, str]:
         if set(passwords) == set(DEMO_ROLES):
             return passwords
     passwords = {user: secrets.token_urlsafe(9) for user in DEMO_ROLES}
-    write_password_file(accounts_dir / "passwords.json", {u: hash_password(p) for u, p in passwords.items()})
+    write_password_file(
+        accounts_dir / "passwords.json", {u: hash_password(p) for u, p in passwords.items()}
+    )
     fd = os.open(clear, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(passwords, f, indent=1)

@@ -37,12 +37,14 @@ def check_ports(s: MentorhubSettings) -> None:
                         f"stop what uses it or choose another base port with --port "
                         f"(mentorhub uses {s.port}-{s.service_port})"
                     ) from None
-                raise PreflightError(f"cannot listen on {ip}:{port} ({role}): {e.strerror}") from None
+                raise PreflightError(
+                    f"cannot listen on {ip}:{port} ({role}): {e.strerror}"
+                ) from None
 
 
 def check_database(url: str, what: str) -> None:
     if url.startswith("sqlite:///"):
-        parent = Path(url[len("sqlite:///"):]).parent
+        parent = Path(url[len("sqlite:///") :]).parent
         if not os.access(parent, os.W_OK):
             raise PreflightError(f"{what} database directory {parent} is not writable")
         return

@@ -41,7 +41,12 @@ class MentorhubSettings(Configurable):
         return str(Path.cwd() / "mentorhub-data")
 
     ip = Unicode("127.0.0.1", help="Address the public proxy listens on.").tag(config=True)
-    port = Integer(8000, min=1, max=65535, help="Public port; the proxy API, hub and service use the next three.").tag(config=True)
+    port = Integer(
+        8000,
+        min=1,
+        max=65535,
+        help="Public port; the proxy API, hub and service use the next three.",
+    ).tag(config=True)
 
     hub_db_url = Unicode(help="SQLAlchemy URL of JupyterHub's database.").tag(config=True)
 
@@ -57,13 +62,18 @@ class MentorhubSettings(Configurable):
     def _default_service_db_url(self) -> str:
         return f"sqlite:///{Path(self.data_dir) / 'mentorhub.sqlite'}"
 
-    demo = Bool(False, help="Create the demo accounts and publish the demo course.").tag(config=True)
+    demo = Bool(False, help="Create the demo accounts and publish the demo course.").tag(
+        config=True
+    )
 
     subdomain_host = Unicode(
-        "", help="Serve each user's server on its own subdomain of this host (JupyterHub.subdomain_host)."
+        "",
+        help="Serve each user's server on its own subdomain of this host (JupyterHub.subdomain_host).",
     ).tag(config=True)
 
-    python_prefix = Unicode(help="Environment whose bin/ holds the executables the hub starts.").tag(config=True)
+    python_prefix = Unicode(
+        help="Environment whose bin/ holds the executables the hub starts."
+    ).tag(config=True)
 
     @default("python_prefix")
     def _default_python_prefix(self) -> str:
@@ -74,19 +84,36 @@ class MentorhubSettings(Configurable):
     ).tag(config=True)
 
     # production: OAuth login
-    oauth_provider = Enum(["github", "generic"], default_value="generic", help="OAuth provider of the production profile.").tag(config=True)
+    oauth_provider = Enum(
+        ["github", "generic"],
+        default_value="generic",
+        help="OAuth provider of the production profile.",
+    ).tag(config=True)
     oauth_client_id = Unicode("", help="OAuth client id.").tag(config=True)
     oauth_client_secret = Unicode("", help="OAuth client secret (never logged).").tag(config=True)
-    oauth_callback_url = Unicode("", help="OAuth callback URL; default: <subdomain host or http://ip:port>/hub/oauth_callback, derived from each request when ip is a wildcard.").tag(config=True)
-    oauth_authorize_url = Unicode("", help="Generic OAuth2: authorization endpoint.").tag(config=True)
+    oauth_callback_url = Unicode(
+        "",
+        help="OAuth callback URL; default: <subdomain host or http://ip:port>/hub/oauth_callback, derived from each request when ip is a wildcard.",
+    ).tag(config=True)
+    oauth_authorize_url = Unicode("", help="Generic OAuth2: authorization endpoint.").tag(
+        config=True
+    )
     oauth_token_url = Unicode("", help="Generic OAuth2: token endpoint.").tag(config=True)
     oauth_userdata_url = Unicode("", help="Generic OAuth2: userinfo endpoint.").tag(config=True)
-    oauth_username_claim = Unicode("preferred_username", help="Generic OAuth2: claim holding the username.").tag(config=True)
-    oauth_scope = List(Unicode(), default_value=["openid", "profile"], help="Scopes requested from the provider.").tag(config=True)
+    oauth_username_claim = Unicode(
+        "preferred_username", help="Generic OAuth2: claim holding the username."
+    ).tag(config=True)
+    oauth_scope = List(
+        Unicode(), default_value=["openid", "profile"], help="Scopes requested from the provider."
+    ).tag(config=True)
     allowed_users = List(Unicode(), help="Users allowed to log in (production).").tag(config=True)
     admin_users = List(Unicode(), help="JupyterHub admins (production).").tag(config=True)
-    allow_all = Bool(False, help="Let every account the provider vouches for log in (production).").tag(config=True)
-    instructors = List(Unicode(), help="Users who may publish courses (granted custom:mentorhub:publish).").tag(config=True)
+    allow_all = Bool(
+        False, help="Let every account the provider vouches for log in (production)."
+    ).tag(config=True)
+    instructors = List(
+        Unicode(), help="Users who may publish courses (granted custom:mentorhub:publish)."
+    ).tag(config=True)
 
     @validate("data_dir", "python_prefix")
     def _absolute(self, proposal):
@@ -123,10 +150,13 @@ class MentorhubSettings(Configurable):
     def check(self) -> None:
         """Refuse settings that cannot make a working hub, with one message."""
         if self.profile == "production":
-            missing = [n for n in ("oauth_client_id", "oauth_client_secret") if not getattr(self, n)]
+            missing = [
+                n for n in ("oauth_client_id", "oauth_client_secret") if not getattr(self, n)
+            ]
             if self.oauth_provider == "generic":
                 missing += [
-                    n for n in ("oauth_authorize_url", "oauth_token_url", "oauth_userdata_url")
+                    n
+                    for n in ("oauth_authorize_url", "oauth_token_url", "oauth_userdata_url")
                     if not getattr(self, n)
                 ]
             if missing:
@@ -142,7 +172,7 @@ class MentorhubSettings(Configurable):
         for key, raw in environ.items():
             if not key.startswith(ENV_PREFIX):
                 continue
-            name = key[len(ENV_PREFIX):].lower()
+            name = key[len(ENV_PREFIX) :].lower()
             if name not in traits:
                 continue  # other MENTORHUB_* variables belong to the service or the extension
             trait = traits[name]

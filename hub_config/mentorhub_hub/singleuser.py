@@ -61,7 +61,9 @@ def _hide_lab_extensions(names: tuple[str, ...]) -> None:
     with open(os.path.join(config_dir, "labconfig", "page_config.json"), "w") as f:
         json.dump({"disabledExtensions": {name: True for name in names}}, f)
     path = os.environ.get("JUPYTER_CONFIG_PATH")
-    os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join([config_dir, path] if path else [config_dir])
+    os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        [config_dir, path] if path else [config_dir]
+    )
 
 
 def _import_jupyterlab_without_yarn_config() -> None:

@@ -15,8 +15,12 @@ def apply(c: Config, s: MentorhubSettings) -> None:
         _oauth(c, s)
     else:
         c.JupyterHub.authenticator_class = "mentorhub_hub.authenticator.PasswordFileAuthenticator"
-        c.PasswordFileAuthenticator.password_file = str(Path(s.data_dir) / "accounts" / "passwords.json")
-        c.PasswordFileAuthenticator.allow_all = True  # every account in the file; there is no sign-up
+        c.PasswordFileAuthenticator.password_file = str(
+            Path(s.data_dir) / "accounts" / "passwords.json"
+        )
+        c.PasswordFileAuthenticator.allow_all = (
+            True  # every account in the file; there is no sign-up
+        )
         # as root, each user gets a unix account of their own with a private home
         if os.geteuid() == 0:
             c.PasswordFileAuthenticator.create_system_users = True
@@ -77,6 +81,13 @@ def _callback_url(s: MentorhubSettings) -> str:
 def _add_user_cmd(s: MentorhubSettings) -> list[str]:
     """``adduser`` for a new user: no password, no login shell, a private (0700) home."""
     return [
-        "adduser", "--quiet", "--disabled-password", "--gecos", "", "--shell", "/usr/sbin/nologin",
-        "--home", f"{s.home_root}/USERNAME",
+        "adduser",
+        "--quiet",
+        "--disabled-password",
+        "--gecos",
+        "",
+        "--shell",
+        "/usr/sbin/nologin",
+        "--home",
+        f"{s.home_root}/USERNAME",
     ]  # JupyterHub appends the username

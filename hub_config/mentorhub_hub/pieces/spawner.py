@@ -50,7 +50,9 @@ def apply(c: Config, s: MentorhubSettings) -> None:
     else:
         # single-account dev mode: every server runs as the account that started the hub
         c.JupyterHub.spawner_class = "simple"
-        c.SimpleLocalProcessSpawner.home_dir_template = str(Path(s.data_dir) / "homes" / "{username}")
+        c.SimpleLocalProcessSpawner.home_dir_template = str(
+            Path(s.data_dir) / "homes" / "{username}"
+        )
     c.Spawner.cmd = [s.bin("mentorhub-singleuser")]
     c.Spawner.default_url = "/lab"
     c.Spawner.server_token_scopes = SERVER_TOKEN_SCOPES

@@ -26,9 +26,20 @@ def upgrade() -> None:
     op.create_table(
         "course_roles",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("course_id", sa.Integer(), sa.ForeignKey("courses.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "course_id",
+            sa.Integer(),
+            sa.ForeignKey("courses.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("username", sa.String(255), nullable=False),
-        sa.Column("role", sa.Enum("learner", "mentor", "instructor", name="course_role", native_enum=False, length=16), nullable=False),
+        sa.Column(
+            "role",
+            sa.Enum(
+                "learner", "mentor", "instructor", name="course_role", native_enum=False, length=16
+            ),
+            nullable=False,
+        ),
         sa.Column("created", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("course_id", "username", name="uq_course_roles_course_user"),
     )
