@@ -254,6 +254,7 @@ def test_nothing_a_learner_can_fetch_holds_solutions_hidden_tests_or_the_reposit
         call("GET", f"{mh_hub.url}{SERVICE}/courses", token).text,
         call("GET", f"{mh_hub.url}{SERVICE}/courses/poetry", token).text,
         call("GET", f"{server}mentorhub/api/courses", token).text,
+        call("GET", f"{server}mentorhub/catalog", token).text,  # the page source
     ]
     assignments: list[
         str

@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from conftest import git
+from gitserver import serve_git
 from mentorhub_service.courses import CourseManager, CourseNotFound, hub_group
 from mentorhub_service.db import MIGRATIONS, Database, make_engine, upgrade
 from mentorhub_service.enrolment import (
@@ -23,6 +24,7 @@ from mentorhub_service.enrolment import (
 from mentorhub_service.orm import Base, Role
 from mentorhub_service.permissions import PUBLISH_SCOPE, Caller, Forbidden
 from mentorhub_service.publisher import Publisher
+from mentorhub_service.publishing.fetch import FetchError, GitCredentials
 from mentorhub_service.publishing.manifest import CourseInvalid
 from sqlalchemy import inspect
 
@@ -360,3 +362,27 @@ def test_demo_seed_is_idempotent_and_mirrors_roles_into_groups(mh_service: Servi
     groups = mh_service.courses.all_memberships()
     assert groups[hub_group("intro-python", Role.learner)] == ["lin"]
     assert set(groups[hub_group("intro-python", Role.instructor)]) == {"ada", "instructor"}
+
+
+def test_private_repository_is_fetched_with_the_services_credentials(
+    mh_service: Service, mh_course_repo, tmp_path: Path
+) -> None:
+    server = serve_git(
+        mh_course_repo("private"), tmp_path / "http", auth=("teacher", "s3cret-token")
+    )
+    url = f"{server.url}/course.git"
+    try:
+        with pytest.raises(FetchError) as refused:
+            mh_service.publisher.publish(ADA, url)
+        assert "s3cret-token" not in str(refused.value)
+        with_creds = Publisher(
+            mh_service.publisher.db,
+            mh_service.courses,
+            mh_service.editions,
+            credentials={server.url + "/": GitCredentials("teacher", "s3cret-token")},
+        )
+        assert with_creds.publish(ADA, url).version == 1
+    finally:
+        server.shutdown()
+    detail = mh_service.courses.detail("lin", "private")
+    assert "s3cret" not in repr(detail) and server.url not in repr(detail)
