@@ -48,6 +48,7 @@ def test_demo_stops_on_ctrl_c_with_no_process_left_and_restarts_losing_nothing(t
     passwords = dict(hub.passwords)
 
     assert hub.stop() == 0
+    group_writes = hub.log().count("POST /hub/api/groups/")
     left = [
         pid
         for pid in children
@@ -62,6 +63,8 @@ def test_demo_stops_on_ctrl_c_with_no_process_left_and_restarts_losing_nothing(t
     again = Hub(data, port=hub.port).start()
     try:
         assert again.passwords == passwords
+        # the hub's groups already mirror every course role: start-up reads them, writes nothing
+        assert again.log().count("POST /hub/api/groups/") == group_writes
         assert again.whoami(again.login("learner1")) == "learner1"
         r = requests.get(
             f"{again.url}/services/mentorhub/api/courses",

@@ -26,10 +26,17 @@ class HubGroups:
         self._token = api_token  # the service's own token: never logged, never sent to users
 
     async def _call(self, method: str, path: str, body: dict | None = None) -> int:
+        return (await self._fetch(method, path, body))[0]
+
+    async def _fetch(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
         req = HTTPRequest(
             f"{self.api_url}{path}",
             method=method,
-            headers={"Authorization": f"token {self._token}", "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"token {self._token}",
+                "Content-Type": "application/json",
+                "Accept": "application/jupyterhub-pagination+json",
+            },
             body=json.dumps(body)
             if body is not None
             else (None if method in ("GET", "DELETE") else ""),
@@ -38,9 +45,9 @@ class HubGroups:
         )
         try:
             resp = await AsyncHTTPClient().fetch(req)
-            return resp.code
+            return resp.code, resp.body
         except HTTPClientError as e:
-            return e.code
+            return e.code, b""
 
     async def ensure_group(self, name: str) -> None:
         code = await self._call("POST", f"/groups/{quote(name, safe='')}")
@@ -52,11 +59,12 @@ class HubGroups:
         ok = True
         if add:
             await self.ensure_group(name)
-            for user in add:  # one by one: one unknown user must not block the others
-                code = await self._call("POST", path, {"users": [user]})
-                if code != 200:
-                    ok = False
-                    log.info("hub group %s: cannot add %s yet (HTTP %s)", name, user, code)
+            if await self._call("POST", path, {"users": add}) != 200:
+                for user in add:  # one by one: one unknown user must not block the others
+                    code = await self._call("POST", path, {"users": [user]})
+                    if code != 200:
+                        ok = False
+                        log.info("hub group %s: cannot add %s yet (HTTP %s)", name, user, code)
         if remove:
             code = await self._call("DELETE", path, {"users": remove})
             ok = ok and code in (200, 404)
@@ -80,14 +88,32 @@ class HubGroups:
             await asyncio.sleep(0.2)
         return False
 
+    async def current(self) -> dict[str, set[str]] | None:
+        """Every ``course-*`` hub group and its members, a page at a time; None if unreadable."""
+        groups: dict[str, set[str]] = {}
+        offset = 0
+        while True:
+            code, body = await self._fetch("GET", f"/groups?offset={offset}&limit=200")
+            if code != 200:
+                return None
+            page = json.loads(body)
+            for group in page["items"]:
+                if group["name"].startswith("course-"):
+                    groups[group["name"]] = set(group["users"])
+            if not page["_pagination"].get("next"):
+                return groups
+            offset = page["_pagination"]["next"]["offset"]
+
     async def sync_all(self, memberships: dict[str, list[str]]) -> None:
+        """Add the members the hub's groups lack (start-up): one read, then only the difference."""
         if not await self.wait_for_hub():
-            log.warning(
-                "hub API unreachable; hub groups will be repaired as users call the service"
-            )
+            log.warning("hub API unreachable; groups will be repaired as users call the service")
             return
+        current = await self.current() or {}
         for name, users in memberships.items():
-            await self.set_members(name, users, [])
+            missing = sorted(set(users) - current.get(name, set()))
+            if missing:
+                await self.set_members(name, missing, [])
 
     async def reconcile_user(self, username: str, has: set[str], expected: set[str]) -> None:
         """Bring one user's ``course-*`` groups in line with their course roles."""
