@@ -20,29 +20,3 @@ if os.environ.get("BENCH_SERVER_ENV"):
     c.Spawner.environment = {**c.Spawner.environment, **json.loads(os.environ["BENCH_SERVER_ENV"])}
 if os.environ.get("BENCH_SPAWNER_CMD"):
     c.Spawner.cmd = json.loads(os.environ["BENCH_SPAWNER_CMD"])
-
-if os.environ.get("BENCH_READY_WAIT") == "1":
-    # EXPERIMENT (bench/profile_start.py --ready-wait), not mentorhub's configuration: what
-    # JupyterHub's readiness polling costs. This spawner's start() returns only once the
-    # server's port accepts connections (checked every 10 ms), so the hub's first HTTP
-    # check succeeds instead of backing off (random waits of up to 0.2, 0.4, 0.8, 1.6 s...).
-    import asyncio
-
-    from jupyterhub.spawner import LocalProcessSpawner
-
-    class ReadyWaitSpawner(LocalProcessSpawner):
-        async def start(self):
-            ip, port = await super().start()
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.http_timeout
-            while loop.time() < deadline and self.proc.poll() is None:
-                try:
-                    _, writer = await asyncio.open_connection(ip, port)
-                except OSError:
-                    await asyncio.sleep(0.01)
-                    continue
-                writer.close()
-                break
-            return ip, port
-
-    c.JupyterHub.spawner_class = ReadyWaitSpawner

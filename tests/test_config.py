@@ -48,7 +48,7 @@ def test_local_profile_logs_in_with_hashed_password_file(tmp_path) -> None:
 @pytest.mark.skipif(os.geteuid() != 0, reason="isolation by unix accounts needs root")
 def test_as_root_each_user_gets_a_private_unix_account(tmp_path) -> None:
     c = local_config(tmp_path)
-    assert c.JupyterHub.spawner_class == "localprocess"
+    assert c.JupyterHub.spawner_class == "mentorhub_hub.spawners.MentorhubLocalSpawner"
     assert c.PasswordFileAuthenticator.create_system_users is True
     assert c.Spawner.pre_spawn_hook is ensure_private_home
     assert "/usr/sbin/nologin" in c.PasswordFileAuthenticator.add_user_cmd

@@ -76,6 +76,8 @@ def _import_jupyterlab_without_yarn_config() -> None:
     commands._yarn_config = lambda logger: {"yarn config": {}, "npm config": {}}
     try:
         import jupyterlab.labapp  # noqa: F401
+    except Exception:  # the server imports it again, and reports the failure itself
+        pass
     finally:
         commands._yarn_config = real
 

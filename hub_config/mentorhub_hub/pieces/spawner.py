@@ -45,11 +45,11 @@ def server_profile(spawner) -> str:
 def apply(c: Config, s: MentorhubSettings) -> None:
     if os.geteuid() == 0:
         # each server runs as its user's own unix account, in that account's private home
-        c.JupyterHub.spawner_class = "localprocess"
+        c.JupyterHub.spawner_class = "mentorhub_hub.spawners.MentorhubLocalSpawner"
         c.Spawner.pre_spawn_hook = ensure_private_home
     else:
         # single-account dev mode: every server runs as the account that started the hub
-        c.JupyterHub.spawner_class = "simple"
+        c.JupyterHub.spawner_class = "mentorhub_hub.spawners.MentorhubDevSpawner"
         c.SimpleLocalProcessSpawner.home_dir_template = str(
             Path(s.data_dir) / "homes" / "{username}"
         )
