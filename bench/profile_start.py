@@ -37,7 +37,7 @@ TS = re.compile(r"^\[(\w) \d{4}-\d\d-\d\d (\d\d):(\d\d):(\d\d\.\d+) (\S+)")
 CHP_TS = re.compile(r"^(\d\d):(\d\d):(\d\d\.\d+) \[ConfigProxy\]")
 IMPORT = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
-SAMPLER = r'''
+SAMPLER = r"""
 import os, sys, threading, time, collections
 _out = os.environ.get("BENCH_SAMPLE_OUT")
 if _out:
@@ -64,7 +64,7 @@ if _out:
             for k, v in _counts.most_common(400):
                 fh.write(f"{v}\t{k}\n")
     threading.Thread(target=_run, daemon=True).start()
-'''
+"""
 
 
 def seconds(m) -> float:
@@ -81,7 +81,7 @@ def spawn_segment(log: str, user: str) -> list[str]:
     i0 = starts[-1]
     for j in range(i0, len(lines)):
         if re.search(rf"(201|202) POST /hub/api/users/{user}/server", lines[j]):
-            return lines[i0: j + 1]
+            return lines[i0 : j + 1]
     return lines[i0:]
 
 
@@ -95,9 +95,12 @@ def timeline(seg: list[str], user: str) -> list[tuple[float, str]]:
         if t is None:
             continue
         src = m.group(5) if m else "ConfigProxy"
-        text = line[m.end():] if m else line[cm.end():]
+        text = line[m.end() :] if m else line[cm.end() :]
         hub_line = src in ("DemoHub", "JupyterHub")
-        spawn_step = re.search(r"Initiating spawn|Calling Spawner.start|Spawning ", line) and "Server" not in src
+        spawn_step = (
+            re.search(r"Initiating spawn|Calling Spawner.start|Spawning ", line)
+            and "Server" not in src
+        )
         hub_step = hub_line and re.search(
             r"Server at .* responded|took .* seconds to start|Adding user|(201|202) POST /hub/api/users/\S+/server|"
             r"Waiting .*for server|GET /hub/api \(|activity",
@@ -109,8 +112,11 @@ def timeline(seg: list[str], user: str) -> list[tuple[float, str]]:
             if first_server_line is None:
                 first_server_line = t
                 events.append((t, f"server: first log line ({src} {text.strip()[:80]})"))
-            if re.search(r"extension was successfully (linked|loaded)|took .*s to import|is running at|"
-                         r"Serving notebooks|Skipped non-installed|Loading extension", line):
+            if re.search(
+                r"extension was successfully (linked|loaded)|took .*s to import|is running at|"
+                r"Serving notebooks|Skipped non-installed|Loading extension",
+                line,
+            ):
                 events.append((t, "server: " + text.strip()[:110]))
         elif src == "ConfigProxy" and "Route added" in line:
             events.append((t, "proxy: " + text.strip()[:110]))
@@ -162,12 +168,14 @@ def phases(seg: list[str]) -> dict[str, float]:
         if server_line and "is running at" in line and "listening" not in marks:
             marks["listening"] = t
     out = {}
-    order = [("request", "popen", "hub: request -> process started"),
-             ("popen", "first", "server: exec + imports -> first log line"),
-             ("first", "listening", "server: extensions, init -> listening"),
-             ("listening", "seen", "hub: listening -> hub's poll sees it"),
-             ("seen", "route", "hub: proxy route added"),
-             ("request", "route", "total (request -> routed)")]
+    order = [
+        ("request", "popen", "hub: request -> process started"),
+        ("popen", "first", "server: exec + imports -> first log line"),
+        ("first", "listening", "server: extensions, init -> listening"),
+        ("listening", "seen", "hub: listening -> hub's poll sees it"),
+        ("seen", "route", "hub: proxy route added"),
+        ("request", "route", "total (request -> routed)"),
+    ]
     for a, b, label in order:
         if a in marks and b in marks:
             out[label] = marks[b] - marks[a]
@@ -177,12 +185,23 @@ def phases(seg: list[str]) -> dict[str, float]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sides", default="ours,stock")
-    p.add_argument("--repeat", type=int, default=1, help="profiled spawns per side (phase medians over them)")
-    p.add_argument("--no-importtime", action="store_true", help="time phases without -X importtime's overhead")
-    p.add_argument("--sample", action="store_true", help="also sample the server's main thread stacks")
+    p.add_argument(
+        "--repeat", type=int, default=1, help="profiled spawns per side (phase medians over them)"
+    )
+    p.add_argument(
+        "--no-importtime", action="store_true", help="time phases without -X importtime's overhead"
+    )
+    p.add_argument(
+        "--sample", action="store_true", help="also sample the server's main thread stacks"
+    )
     p.add_argument("--sample-seconds", type=float, default=6.0)
-    p.add_argument("--launcher", help="ours: run this copy of mentorhub_hub/singleuser.py instead of the installed one")
-    p.add_argument("--env", action="append", default=[], help="NAME=VALUE added to the servers' environment")
+    p.add_argument(
+        "--launcher",
+        help="ours: run this copy of mentorhub_hub/singleuser.py instead of the installed one",
+    )
+    p.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE added to the servers' environment"
+    )
     args = p.parse_args(argv)
     user = bench_users(1)[0]
     password = secrets.token_urlsafe(12)
@@ -204,13 +223,22 @@ def main(argv=None) -> int:
         (root / "site" / "sitecustomize.py").write_text(SAMPLER)
         (root / "samples").mkdir()
         os.chmod(root / "samples", 0o1777)
-        server_env.update(PYTHONPATH=str(root / "site"), BENCH_SAMPLE_OUT=str(root / "samples" / "sample"),
-                          BENCH_SAMPLE_SECONDS=str(args.sample_seconds))
+        server_env.update(
+            PYTHONPATH=str(root / "site"),
+            BENCH_SAMPLE_OUT=str(root / "samples" / "sample"),
+            BENCH_SAMPLE_SECONDS=str(args.sample_seconds),
+        )
     hubs = []
     try:
         for side in [s.strip() for s in args.sides.split(",") if s.strip()]:
-            hub = SIDES[side](side, root, [user], password, profile_env=server_env,
-                              spawner_cmd=spawner_cmd if side == "ours" else None)
+            hub = SIDES[side](
+                side,
+                root,
+                [user],
+                password,
+                profile_env=server_env,
+                spawner_cmd=spawner_cmd if side == "ours" else None,
+            )
             hubs.append(hub)
             hub.start(hashes)
             token = user_token(hub, user)
@@ -230,11 +258,15 @@ def main(argv=None) -> int:
                     all_phases[k].append(v)
             hub.stop()
             shutil.copy(hub.log_path, RESULTS / f"profile-{stamp}-{side}.log")
-            print(f"\n=== {side}: warm-up {warm:.2f}s; {args.repeat} profiled spawn(s), client-side median "
-                  f"{statistics.median(client):.2f}s ({', '.join(f'{c:.2f}' for c in client)})")
+            print(
+                f"\n=== {side}: warm-up {warm:.2f}s; {args.repeat} profiled spawn(s), client-side median "
+                f"{statistics.median(client):.2f}s ({', '.join(f'{c:.2f}' for c in client)})"
+            )
             print("  phases (median over the profiled spawns):")
             for k, vs in all_phases.items():
-                print(f"    {statistics.median(vs):6.3f}s  {k}   [{', '.join(f'{v:.2f}' for v in vs)}]")
+                print(
+                    f"    {statistics.median(vs):6.3f}s  {k}   [{', '.join(f'{v:.2f}' for v in vs)}]"
+                )
             print("  timeline of the last spawn:")
             ev = timeline(seg, user)
             if ev:
@@ -243,8 +275,10 @@ def main(argv=None) -> int:
                     print(f"  {ts - t0:7.3f}  {what}")
             if not args.no_importtime:
                 im = imports(seg)
-                print(f"  imports: {im['modules']} modules, {im['total_s']:.2f}s total self time (importtime-inflated; "
-                      f"rfc3987_syntax imported: {im['rfc3987_syntax_imported']}, lark: {im['lark_imported']})")
+                print(
+                    f"  imports: {im['modules']} modules, {im['total_s']:.2f}s total self time (importtime-inflated; "
+                    f"rfc3987_syntax imported: {im['rfc3987_syntax_imported']}, lark: {im['lark_imported']})"
+                )
                 print("  self time per top-level package:")
                 for s_, name in im["per_package_self_s"][:18]:
                     print(f"    {s_:6.3f}s  {name}")
@@ -255,14 +289,18 @@ def main(argv=None) -> int:
                 for f in sorted((root / "samples").glob("*")):
                     text = f.read_text().splitlines()
                     n, interval = int(text[0].split()[1]), float(text[0].split()[3])
-                    print(f"  stack samples of the server's main thread over its first {args.sample_seconds:.0f}s "
-                          f"({n} samples), top frames by inclusive time:")
+                    print(
+                        f"  stack samples of the server's main thread over its first {args.sample_seconds:.0f}s "
+                        f"({n} samples), top frames by inclusive time:"
+                    )
                     shown = 0
                     for row in text[1:]:
                         c, key = row.split("\t", 1)
                         if "<frozen importlib" in key or "sitecustomize" in key:
                             continue
-                        print(f"    {int(c) * interval:6.3f}s  {key.replace(str(Path(sys.prefix)), '$VENV')}")
+                        print(
+                            f"    {int(c) * interval:6.3f}s  {key.replace(str(Path(sys.prefix)), '$VENV')}"
+                        )
                         shown += 1
                         if shown >= 45:
                             break

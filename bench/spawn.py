@@ -64,11 +64,19 @@ def bench_users(n: int) -> list[str]:
 
 # --- hubs --------------------------------------------------------------------------------
 
+
 class HubProcess:
     """One hub (with its proxy, services and user servers) in a subprocess of its own."""
 
-    def __init__(self, name: str, root: Path, users: list[str], password: str, profile_env: dict | None = None,
-                 spawner_cmd: list[str] | None = None):
+    def __init__(
+        self,
+        name: str,
+        root: Path,
+        users: list[str],
+        password: str,
+        profile_env: dict | None = None,
+        spawner_cmd: list[str] | None = None,
+    ):
         self.name = name
         self.data_dir = root / name
         self.data_dir.mkdir(mode=0o700, parents=True)
@@ -81,7 +89,9 @@ class HubProcess:
         self.password = password
         self.profile_env = profile_env  # None: the real thing; else debug + server env (profiling)
         self.spawner_cmd = spawner_cmd  # profiling ours only: try another launcher
-        self.extra_env: dict[str, str] = {}  # profiling only: switches of bench/ours_profile_config.py
+        self.extra_env: dict[
+            str, str
+        ] = {}  # profiling only: switches of bench/ours_profile_config.py
         self.proc: subprocess.Popen | None = None
         self._log = None
 
@@ -99,7 +109,11 @@ class HubProcess:
     def start(self, hashes: dict[str, str], timeout: float = 120) -> None:
         self.prepare(hashes)
         cmd, env = self.command()
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith(("MENTORHUB_", "BENCH_", "JUPYTERHUB_"))}
+        base_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("MENTORHUB_", "BENCH_", "JUPYTERHUB_"))
+        }
         base_env["PATH"] = f"{BIN}:{base_env.get('PATH', '/usr/bin:/bin')}"
         if self.profile_env is not None:
             base_env["BENCH_DEBUG"] = "1"
@@ -109,13 +123,19 @@ class HubProcess:
         base_env.update(self.extra_env)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
-            cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**base_env, **env},
-            cwd=self.data_dir, start_new_session=True,
+            cmd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**base_env, **env},
+            cwd=self.data_dir,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} hub exited {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name} hub exited {self.proc.returncode}:\n{self.log_tail()}"
+                )
             try:
                 if self.is_up():
                     return
@@ -157,7 +177,10 @@ class HubProcess:
             except OSError:
                 continue
             server_or_service = api_env in environ
-            proxy = b"configurable-http-proxy" in b" ".join(cmdline) and str(self.proxy_api_port).encode() in cmdline
+            proxy = (
+                b"configurable-http-proxy" in b" ".join(cmdline)
+                and str(self.proxy_api_port).encode() in cmdline
+            )
             hub = self.proc is not None and int(d.name) == self.proc.pid
             if server_or_service or proxy or hub:
                 mine.append(int(d.name))
@@ -171,20 +194,34 @@ class Ours(HubProcess):
         accounts = self.data_dir / "accounts"
         demo_pw = {u: secrets.token_urlsafe(9) for u in DEMO_ROLES}
         # ensure_demo_accounts keeps both files when demo-accounts.json names the demo users
-        write_password_file(accounts / "passwords.json", {**{u: hash_password(p) for u, p in demo_pw.items()}, **hashes})
+        write_password_file(
+            accounts / "passwords.json",
+            {**{u: hash_password(p) for u, p in demo_pw.items()}, **hashes},
+        )
         fd = os.open(accounts / "demo-accounts.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(demo_pw, f)
 
     def command(self) -> tuple[list[str], dict[str, str]]:
         if self.profile_env is None:
-            return [str(BIN / "mentorhub"), "demo", "--port", str(self.port), "--data-dir", str(self.data_dir)], {}
+            return [
+                str(BIN / "mentorhub"),
+                "demo",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+            ], {}
         from mentorhub_hub.settings import MentorhubSettings
 
-        env = MentorhubSettings.from_env({
-            "MENTORHUB_PROFILE": "local", "MENTORHUB_DEMO": "1",
-            "MENTORHUB_PORT": str(self.port), "MENTORHUB_DATA_DIR": str(self.data_dir),
-        }).to_env()
+        env = MentorhubSettings.from_env(
+            {
+                "MENTORHUB_PROFILE": "local",
+                "MENTORHUB_DEMO": "1",
+                "MENTORHUB_PORT": str(self.port),
+                "MENTORHUB_DATA_DIR": str(self.data_dir),
+            }
+        ).to_env()
         return [str(BIN / "jupyterhub"), "-f", str(HERE / "ours_profile_config.py")], env
 
     def is_up(self) -> bool:
@@ -211,6 +248,7 @@ SIDES = {"ours": Ours, "stock": Stock}
 
 # --- talking to a hub ---------------------------------------------------------------------
 
+
 def user_token(hub: HubProcess, user: str) -> str:
     """Log in with the form, then make an API token as that user would on /hub/token."""
     s = requests.Session()
@@ -218,12 +256,15 @@ def user_token(hub: HubProcess, user: str) -> str:
     r = s.post(
         f"{hub.url}/hub/login",
         data={"username": user, "password": hub.password, "_xsrf": s.cookies.get("_xsrf")},
-        allow_redirects=False, timeout=30,
+        allow_redirects=False,
+        timeout=30,
     )
     assert r.status_code == 302, (user, r.status_code, r.text[:300])
     r = s.post(
-        f"{hub.url}/hub/api/users/{user}/tokens", json={"note": "bench"},
-        headers={"X-XSRFToken": s.cookies.get("_xsrf")}, timeout=30,
+        f"{hub.url}/hub/api/users/{user}/tokens",
+        json={"note": "bench"},
+        headers={"X-XSRFToken": s.cookies.get("_xsrf")},
+        timeout=30,
     )
     assert r.status_code == 201, (user, r.status_code, r.text[:300])
     return r.json()["token"]
@@ -238,7 +279,9 @@ def spawn(hub: HubProcess, user: str, token: str, timeout: float = 300) -> float
         return time.perf_counter() - t0
     if r.status_code != 202:
         raise RuntimeError(f"{hub.name}: spawn {user}: {r.status_code} {r.text[:300]}")
-    with requests.get(f"{hub.url}/hub/api/users/{user}/server/progress", headers=h, stream=True, timeout=timeout) as resp:
+    with requests.get(
+        f"{hub.url}/hub/api/users/{user}/server/progress", headers=h, stream=True, timeout=timeout
+    ) as resp:
         resp.raise_for_status()
         for line in resp.iter_lines():
             if not line.startswith(b"data:"):
@@ -259,7 +302,11 @@ def stop(hub: HubProcess, user: str, token: str, timeout: float = 120) -> None:
         raise RuntimeError(f"{hub.name}: stop {user}: {r.status_code} {r.text[:300]}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not requests.get(f"{hub.url}/hub/api/users/{user}", headers=h, timeout=30).json().get("servers"):
+        if (
+            not requests.get(f"{hub.url}/hub/api/users/{user}", headers=h, timeout=30)
+            .json()
+            .get("servers")
+        ):
             return
         time.sleep(0.2)
     raise TimeoutError(f"{hub.name}: {user}'s server did not stop")
@@ -274,12 +321,18 @@ def check_server(hub: HubProcess, user: str, token: str) -> dict:
         "api_status": requests.get(f"{base}/api/status", headers=h, timeout=30).status_code,
         "lab": lab.status_code,
     }
-    m = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', lab.text, re.S)
+    m = re.search(
+        r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', lab.text, re.S
+    )
     if m:  # JupyterLab extensions switched off in this user's lab
         disabled = json.loads(m.group(1)).get("disabledExtensions", [])
-        out["lab_disabled"] = sorted(k for k in disabled if not isinstance(disabled, dict) or disabled[k])
+        out["lab_disabled"] = sorted(
+            k for k in disabled if not isinstance(disabled, dict) or disabled[k]
+        )
     if isinstance(hub, Ours):
-        out["mentorhub_api"] = requests.get(f"{base}/mentorhub/api/me", headers=h, timeout=30).status_code
+        out["mentorhub_api"] = requests.get(
+            f"{base}/mentorhub/api/me", headers=h, timeout=30
+        ).status_code
     ok = out["api_status"] == 200 and out["lab"] == 200 and out.get("mentorhub_api", 200) != 404
     if not ok:
         raise RuntimeError(f"{hub.name}: {user}'s server is not right: {out}")
@@ -287,6 +340,7 @@ def check_server(hub: HubProcess, user: str, token: str) -> dict:
 
 
 # --- the measurements -----------------------------------------------------------------------
+
 
 def summary(xs: list[float]) -> dict:
     xs = sorted(xs)
@@ -310,7 +364,9 @@ def warm_up(hub: HubProcess, tokens: dict[str, str], log=print) -> dict:
     return {"side": hub.name, "warmup": t, "check": check}
 
 
-def sequential(hubs: list[HubProcess], tokens: dict[str, dict[str, str]], n: int, log=print) -> dict[str, list[float]]:
+def sequential(
+    hubs: list[HubProcess], tokens: dict[str, dict[str, str]], n: int, log=print
+) -> dict[str, list[float]]:
     """n spawns per hub, the hubs taking turns (in alternating order), so that anything else
     running on the machine slows both sides alike."""
     times: dict[str, list[float]] = {hub.name: [] for hub in hubs}
@@ -346,13 +402,18 @@ def at_once(hub: HubProcess, tokens: dict[str, str], n: int, log=print) -> dict:
             except Exception as e:  # a failed spawn is a result too
                 errors[u] = str(e)
     all_ready = time.perf_counter() - t0
-    log(f"  [{hub.name}] {len(users)} at once: all ready after {all_ready:.2f}s"
-        + (f", {len(errors)} FAILED" if errors else ""))
+    log(
+        f"  [{hub.name}] {len(users)} at once: all ready after {all_ready:.2f}s"
+        + (f", {len(errors)} FAILED" if errors else "")
+    )
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda u: stop(hub, u, tokens[u]), users))
     return {
-        "users": len(users), "all_ready": all_ready if not errors else None,
-        "failed": errors, "per_user": per_user, "loadavg_before": load,
+        "users": len(users),
+        "all_ready": all_ready if not errors else None,
+        "failed": errors,
+        "per_user": per_user,
+        "loadavg_before": load,
         **({"per_user_summary": summary(list(per_user.values()))} if per_user else {}),
     }
 
@@ -366,7 +427,9 @@ def ratio(a: float | None, b: float | None) -> str:
 
 
 def report(results: dict) -> list[str]:
-    ours, stock = (results.get(s) if "sequential" in results.get(s, {}) else None for s in ("ours", "stock"))
+    ours, stock = (
+        results.get(s) if "sequential" in results.get(s, {}) else None for s in ("ours", "stock")
+    )
     rows = [
         ("sequential median", lambda r: r["sequential"]["median"]),
         ("sequential p90", lambda r: r["sequential"]["p90"]),
@@ -378,13 +441,18 @@ def report(results: dict) -> list[str]:
         n = (ours or stock)["at_once"]["users"]
         rows += [
             (f"{n} at once: all ready", lambda r: r.get("at_once", {}).get("all_ready")),
-            (f"{n} at once: median each", lambda r: r.get("at_once", {}).get("per_user_summary", {}).get("median")),
+            (
+                f"{n} at once: median each",
+                lambda r: r.get("at_once", {}).get("per_user_summary", {}).get("median"),
+            ),
         ]
     lines = [f"{'':26} {'ours':>8} {'stock':>8} {'ours/stock':>10}"]
     for label, get in rows:
         a = get(ours) if ours else None
         b = get(stock) if stock else None
-        lines.append(f"{label:26} {fmt(a) if ours else '       -'} {fmt(b) if stock else '       -'} {ratio(a, b):>10}")
+        lines.append(
+            f"{label:26} {fmt(a) if ours else '       -'} {fmt(b) if stock else '       -'} {ratio(a, b):>10}"
+        )
     if ours and stock:
         a, b = ours["sequential"]["median"], stock["sequential"]["median"]
         met = a <= TARGET_RATIO * b
@@ -399,18 +467,30 @@ def report(results: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sides", default="ours,stock", help="comma-separated: ours, stock (default: both)")
-    p.add_argument("-n", "--sequential", type=int, default=10, help="sequential spawns per side (default 10)")
-    p.add_argument("-m", "--at-once", type=int, default=30, help="users spawned at once (default 30; 0 skips)")
+    p.add_argument(
+        "--sides", default="ours,stock", help="comma-separated: ours, stock (default: both)"
+    )
+    p.add_argument(
+        "-n", "--sequential", type=int, default=10, help="sequential spawns per side (default 10)"
+    )
+    p.add_argument(
+        "-m", "--at-once", type=int, default=30, help="users spawned at once (default 30; 0 skips)"
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary data directories")
     args = p.parse_args(argv)
     if os.geteuid() != 0:
-        print("bench/spawn.py runs as root: servers are spawned as per-user unix accounts", file=sys.stderr)
+        print(
+            "bench/spawn.py runs as root: servers are spawned as per-user unix accounts",
+            file=sys.stderr,
+        )
         return 2
     sides = [s.strip() for s in args.sides.split(",") if s.strip()]
     load = os.getloadavg()[0]
     if load > 0.5:
-        print(f"note: load average {load:.1f} before the run; other work on this machine skews the numbers", flush=True)
+        print(
+            f"note: load average {load:.1f} before the run; other work on this machine skews the numbers",
+            flush=True,
+        )
     users = bench_users(max(args.at_once, 1))
     password = secrets.token_urlsafe(12)
     hashes = {u: hash_password(password) for u in users}
@@ -419,7 +499,12 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     root = Path(tempfile.mkdtemp(prefix="mh-bench-"))
     results: dict = {
-        "when": stamp, "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()},
+        "when": stamp,
+        "host": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+        },
         "params": {"sequential": args.sequential, "at_once": args.at_once, "user": users[0]},
         "versions": versions(),
     }
@@ -438,7 +523,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{side}] starting hub on port {hub.port} (data {hub.data_dir})", flush=True)
             t = time.perf_counter()
             hub.start(hashes)
-            print(f"  [{side}] hub up in {time.perf_counter() - t:.1f}s; logging in {len(users)} users", flush=True)
+            print(
+                f"  [{side}] hub up in {time.perf_counter() - t:.1f}s; logging in {len(users)} users",
+                flush=True,
+            )
             tokens[side] = {u: user_token(hub, u) for u in users}
         log = lambda s: print(s, flush=True)  # noqa: E731
         for hub in hubs:
@@ -481,7 +569,16 @@ def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for name in ("jupyterhub", "jupyter_server", "jupyterlab", "notebook", "voila", "nbgrader", "jupyter-lsp", "mentorhub"):
+    for name in (
+        "jupyterhub",
+        "jupyter_server",
+        "jupyterlab",
+        "notebook",
+        "voila",
+        "nbgrader",
+        "jupyter-lsp",
+        "mentorhub",
+    ):
         with contextlib.suppress(PackageNotFoundError):
             out[name] = version(name)
     return out
