@@ -68,8 +68,13 @@ class Hub:
     """``mentorhub demo`` in a subprocess, with the accounts it printed."""
 
     def __init__(
-        self, data_dir: Path, env: dict[str, str] | None = None, port: int | None = None
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        as_user: str | None = None,
     ) -> None:
+        self.as_user = as_user  # run the hub as this unix account instead of root
         self.data_dir = Path(data_dir)
         self.port = port or free_port_block()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -79,12 +84,16 @@ class Hub:
         self.passwords: dict[str, str] = {}
 
     def start(self, timeout: float = 60) -> Hub:
-        if os.geteuid() == 0 and not self.data_dir.exists():
+        if os.geteuid() == 0 and not self.as_user and not self.data_dir.exists():
             reset_demo_homes()  # a new platform: its users start with empty homes
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed by stop)
+        # setpriv execs the hub itself (no process in between), so Ctrl-C reaches it
+        who = ["--reuid", self.as_user, "--regid", self.as_user, "--init-groups", "--"]
+        prefix = ["setpriv", *who] if self.as_user else []
         self.proc = subprocess.Popen(
             [
+                *prefix,
                 str(BIN / "mentorhub"),
                 "demo",
                 "--port",

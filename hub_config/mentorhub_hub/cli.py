@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pwd
 import sys
 from importlib.resources import files
 
@@ -39,6 +40,12 @@ def banner(s: MentorhubSettings, passwords: dict[str, str]) -> str:
         "demo accounts (username / password / role in the demo course):",
     ]
     lines += [f"  {u:<12} {passwords[u]:<14} {DEMO_ROLES[u]}" for u in DEMO_ROLES]
+    if os.geteuid() != 0:
+        account = pwd.getpwuid(os.geteuid()).pw_name
+        lines += [
+            f"single-account dev mode: every user's server runs as {account}, homes in "
+            f"{s.data_dir}/homes; users are NOT isolated from each other (run as root for that)."
+        ]
     lines += ["Press Ctrl-C to stop.", ""]
     return "\n".join(lines)
 
