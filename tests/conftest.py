@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -18,23 +20,25 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/hubtools.py
 PG_ADMIN = os.environ.get("MENTORHUB_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture
-def mh_new_pg_url():
-    """Factory: the URL of a new, empty PostgreSQL database; all are dropped afterwards."""
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"mh_test_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        made.append(name)
-        base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-        return f"{base}/{name}"
-
-    yield make
+@contextmanager
+def pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database: its SQLAlchemy URL; dropped afterwards."""
+    name = f"mh_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        for name in made:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def mh_new_pg_url() -> Iterator[Callable[[], str]]:
+    """Factory: the URL of a new, empty PostgreSQL database; all are dropped afterwards."""
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(pg_database())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -133,6 +135,15 @@ class Hub:
             time.sleep(0.2)
         raise TimeoutError("the mentorhub service did not come up")
 
+    @contextmanager
+    def running(self) -> Iterator[Hub]:
+        """Started for the ``with`` block, stopped after it, whatever happens."""
+        try:
+            yield self.start()
+        finally:
+            if self.proc is not None and self.proc.returncode is None:
+                self.stop()
+
     def stop(self, timeout: float = 30) -> int:
         assert self.proc is not None
         if self.proc.poll() is None:
@@ -184,6 +195,25 @@ class Hub:
             headers={"X-XSRFToken": session.cookies.get("_xsrf")},
             timeout=10,
         ).json()["name"]
+
+    def publish(self, token: str, source: Path | str, *extra: str) -> subprocess.CompletedProcess:
+        """``mentorhub course publish`` against this hub, as the owner of ``token``."""
+        return subprocess.run(
+            [
+                str(BIN / "mentorhub"),
+                "course",
+                "publish",
+                str(source),
+                "--hub-url",
+                self.url,
+                "--token",
+                token,
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def spawn(self, token: str, user: str, timeout: float = 60) -> None:
         h = {"Authorization": f"token {token}"}

@@ -15,45 +15,25 @@ from pathlib import Path
 
 import pytest
 import requests
+from browser import chromium, log_in, shot, wait_for_lab
 from conftest import make_course_repo
-from hubtools import BIN, Hub
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from hubtools import Hub
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LAB_TIMEOUT_MS = 60_000
 SECRET_FILE = "learner2-private-notes.txt"
 
 
 # --- fixtures ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mh_browser_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    hub = Hub(tmp_path_factory.mktemp("mh_browser") / "data")
-    try:
-        hub.start()
+    with Hub(tmp_path_factory.mktemp("mh_browser") / "data").running() as hub:
         yield hub
-    finally:
-        if hub.proc is not None:
-            hub.stop()
 
 
 @pytest.fixture(scope="module")
 def mh_browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -80,27 +60,6 @@ def mh_learner1_page(mh_browser: Browser, mh_browser_hub: Hub) -> Iterator[Page]
 
 
 # --- helpers -----------------------------------------------------------------------------
-def shot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"browser-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def log_in(page: Page, hub: Hub, username: str, password: str) -> None:
-    """Type the credentials on the hub's login page and press the button."""
-    page.goto(f"{hub.url}/hub/login")
-    page.get_by_label("Username:").fill(username)
-    page.get_by_label("Password:").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def wait_for_lab(page: Page) -> None:
-    """Wait (through the spawn) until the JupyterLab shell and its launcher are drawn."""
-    page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=LAB_TIMEOUT_MS)
-    page.wait_for_selector(".jp-Launcher", state="visible", timeout=LAB_TIMEOUT_MS)
-
-
 def hub_cookies(context: BrowserContext) -> list[str]:
     return [c["name"] for c in context.cookies() if c["name"].startswith("jupyterhub")]
 
@@ -113,7 +72,7 @@ def test_learner_logs_in_with_the_form_and_jupyterlab_loads(
     page = mh_fresh_context.new_page()
     page.goto(f"{hub.url}/hub/login")
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    shot(page, "1-login-page")
+    shot(page, "browser-1-login-page")
 
     log_in(page, hub, "learner1", hub.passwords["learner1"])
     wait_for_lab(page)
@@ -122,7 +81,7 @@ def test_learner_logs_in_with_the_form_and_jupyterlab_loads(
     expect(page.locator(".jp-LauncherCard").first).to_be_visible()
     # the file browser lists learner1's own server
     expect(page.locator("#filebrowser")).to_be_attached()
-    shot(page, "2-jupyterlab-loaded")
+    shot(page, "browser-2-jupyterlab-loaded")
 
 
 def test_logged_in_browser_gets_its_identity_and_course_role_from_the_extension(
@@ -158,7 +117,7 @@ def test_wrong_password_shows_login_again_with_an_error_and_grants_no_session(
     expect(page.locator(".login_error")).to_contain_text("Invalid username or password")
     assert page.url.startswith(f"{hub.url}/hub/login"), page.url
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    shot(page, "3-login-error")
+    shot(page, "browser-3-login-error")
 
     assert "jupyterhub-hub-login" not in hub_cookies(mh_fresh_context), mh_fresh_context.cookies()
     page.goto(f"{hub.url}/hub/home")
@@ -188,7 +147,7 @@ def test_learner1_browser_cannot_open_learner2_server(
     try:
         response = page.goto(f"{base}lab")
         page.wait_for_load_state("networkidle")
-        shot(page, "4-denied-learner2-server")
+        shot(page, "browser-4-denied-learner2-server")
         text = page.content()
         assert response is not None
         # JupyterHub refuses: its 403 page, or a redirect back to the hub (never learner2's lab)
@@ -219,21 +178,7 @@ def test_catalog_page_finds_a_course_enrols_and_brings_it_home(
         tags=["python", "data"],
         level="intermediate",
     )
-    published = subprocess.run(
-        [
-            str(BIN / "mentorhub"),
-            "course",
-            "publish",
-            str(repo),
-            "--hub-url",
-            hub.url,
-            "--token",
-            instructor,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    published = hub.publish(instructor, repo)
     assert published.returncode == 0, published.stderr
 
     page = mh_learner1_page
@@ -241,7 +186,7 @@ def test_catalog_page_finds_a_course_enrols_and_brings_it_home(
     expect(page.get_by_role("heading", name="Course catalog")).to_be_visible()
     demo = page.locator("li.course[data-slug='intro-python']")
     expect(demo.get_by_text("Enrolled")).to_be_visible()
-    shot(page, "5-catalog")
+    shot(page, "browser-5-catalog")
 
     page.get_by_role("searchbox", name="Search courses").fill("pandas")
     page.get_by_role("button", name="Search").click()
@@ -256,7 +201,7 @@ def test_catalog_page_finds_a_course_enrols_and_brings_it_home(
     expect(notice).to_contain_text("data-science is in ~/courses/data-science (version 1)")
     expect(notice).to_contain_text("file(s) added")
     expect(card.get_by_text("Enrolled")).to_be_visible()
-    shot(page, "6-catalog-enrolled")
+    shot(page, "browser-6-catalog-enrolled")
 
     r = requests.get(
         f"{hub.url}/user/learner1/api/contents/courses/data-science/lessons",
@@ -297,8 +242,8 @@ def test_instructor_publishes_from_their_home_and_approves_a_request(
     page.reload()
     card = page.locator("li.course[data-slug='my-course']")
     expect(card.get_by_role("button", name="Approve learner3")).to_be_visible()
-    shot(page, "7-teach")
+    shot(page, "browser-7-teach")
     card.get_by_role("button", name="Approve learner3").click()
     expect(page.locator("#notice")).to_have_text("learner3 joined My own course.")
     expect(card.locator("table.roster")).to_contain_text("learner3")
-    shot(page, "8-teach-approved")
+    shot(page, "browser-8-teach-approved")

@@ -26,21 +26,7 @@ def test_demo_stops_on_ctrl_c_with_no_process_left_and_restarts_losing_nothing(t
     hub.spawn(token, "learner1")
     instructor = hub.token(hub.login("instructor"))
     repo = make_course_repo(tmp_path / "repos", "kept")
-    published = subprocess.run(
-        [
-            str(BIN / "mentorhub"),
-            "course",
-            "publish",
-            str(repo),
-            "--hub-url",
-            hub.url,
-            "--token",
-            instructor,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    published = hub.publish(instructor, repo)
     assert published.returncode == 0, published.stderr
     assert "kept: published as version 1" in published.stdout
     children = descendants_of_hub(hub)

@@ -4,14 +4,13 @@ enrol and get the course in their own server's home, and updates never lose thei
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 from conftest import git, make_course_repo
 from gitserver import serve_git
-from hubtools import BIN, Hub
+from hubtools import Hub
 
 SERVICE = "/services/mentorhub/api"
 LESSON = "lessons/01-values-and-variables.ipynb"
@@ -19,9 +18,8 @@ LESSON = "lessons/01-values-and-variables.ipynb"
 
 @pytest.fixture(scope="module")
 def mh_hub(tmp_path_factory):
-    hub = Hub(tmp_path_factory.mktemp("courses") / "data").start()
-    yield hub
-    hub.stop()
+    with Hub(tmp_path_factory.mktemp("courses") / "data").running() as hub:
+        yield hub
 
 
 @pytest.fixture(scope="module")
@@ -41,25 +39,6 @@ def mh_learner_servers(mh_hub: Hub, mh_tokens) -> dict[str, str]:
     return {user: f"{mh_hub.url}/user/{user}/" for user in ("learner1", "learner2")}
 
 
-def publish(hub: Hub, token: str, source: Path | str, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            str(BIN / "mentorhub"),
-            "course",
-            "publish",
-            str(source),
-            "--hub-url",
-            hub.url,
-            "--token",
-            token,
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def call(method: str, url: str, token: str, body: dict | None = None) -> requests.Response:
     return requests.request(
         method, url, headers={"Authorization": f"token {token}"}, json=body, timeout=60
@@ -76,7 +55,7 @@ def mh_poetry(mh_hub, mh_tokens, mh_repos) -> Path:
         tags=["writing", "python"],
         enrolment={"policy": "open", "capacity": 1},
     )
-    r = publish(mh_hub, mh_tokens["instructor"], repo)
+    r = mh_hub.publish(mh_tokens["instructor"], repo)
     assert r.returncode == 0, r.stderr
     return repo
 
@@ -105,7 +84,7 @@ def test_instructor_publishes_from_a_git_url(mh_hub, mh_tokens, mh_repos) -> Non
 
 
 def test_learner_cannot_publish(mh_hub, mh_tokens, mh_repos) -> None:
-    r = publish(mh_hub, mh_tokens["learner1"], make_course_repo(mh_repos, "sneaky"))
+    r = mh_hub.publish(mh_tokens["learner1"], make_course_repo(mh_repos, "sneaky"))
     assert r.returncode == 1
     assert "may not course:create" in r.stderr
     assert (
@@ -122,12 +101,12 @@ def test_invalid_repository_is_refused_with_every_problem_by_file(
     (repo / "outside").symlink_to("/etc/passwd")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "break it")
-    r = publish(mh_hub, mh_tokens["instructor"], repo)
+    r = mh_hub.publish(mh_tokens["instructor"], repo)
     assert r.returncode == 1
     assert "outside -> /etc/passwd" in r.stderr  # refused before anything is read
     (repo / "outside").unlink()
     git(repo, "commit", "-qam", "no symlink")
-    r = publish(mh_hub, mh_tokens["instructor"], repo)
+    r = mh_hub.publish(mh_tokens["instructor"], repo)
     assert r.returncode == 1
     assert "lessons/02-decisions.ipynb" in r.stderr and "mentorhub.yaml" in r.stderr
     assert (
@@ -188,7 +167,7 @@ def test_update_keeps_the_learners_edit_and_puts_upstream_beside_it(
     (mh_poetry / LESSON).write_text(json.dumps(lesson, indent=1))
     (mh_poetry / "cheatsheet.md").write_text("# Cheatsheet, second edition\n")
     git(mh_poetry, "commit", "-qam", "second edition")
-    r = publish(mh_hub, mh_tokens["instructor"], mh_poetry)
+    r = mh_hub.publish(mh_tokens["instructor"], mh_poetry)
     assert r.returncode == 0 and "version 2" in r.stdout, r.stderr
 
     status = call("GET", f"{server}mentorhub/api/courses/poetry/sync", token).json()
@@ -218,7 +197,7 @@ def test_update_keeps_the_learners_edit_and_puts_upstream_beside_it(
 def test_invite_and_approval_policies_over_http(mh_hub, mh_tokens, mh_repos) -> None:
     for slug, policy in (("algebra", "invite"), ("geometry", "approval")):
         repo = make_course_repo(mh_repos, slug, enrolment={"policy": policy})
-        assert publish(mh_hub, mh_tokens["instructor"], repo).returncode == 0
+        assert mh_hub.publish(mh_tokens["instructor"], repo).returncode == 0
     url = f"{mh_hub.url}{SERVICE}/courses"
     assert (
         call(

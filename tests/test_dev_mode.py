@@ -33,12 +33,11 @@ def mh_dev_hub() -> Iterator[Hub]:
         )
     root = Path(tempfile.mkdtemp(prefix="mh-dev-"))
     shutil.chown(root, DEV_ACCOUNT, DEV_ACCOUNT)
-    hub = Hub(root / "data", as_user=DEV_ACCOUNT, env={"HOME": pwd.getpwnam(DEV_ACCOUNT).pw_dir})
+    env = {"HOME": pwd.getpwnam(DEV_ACCOUNT).pw_dir}
     try:
-        yield hub.start()
+        with Hub(root / "data", as_user=DEV_ACCOUNT, env=env).running() as hub:
+            yield hub
     finally:
-        if hub.proc is not None:
-            hub.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

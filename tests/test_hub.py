@@ -11,6 +11,7 @@ import time
 
 import pytest
 import requests
+from conftest import pg_database
 from hubtools import Hub, execute
 
 SERVICE = "/services/mentorhub/api"
@@ -18,24 +19,10 @@ SERVICE = "/services/mentorhub/api"
 
 @pytest.fixture(scope="module")
 def mh_hub(tmp_path_factory):
-    import uuid
-
-    import psycopg
-    from conftest import PG_ADMIN
-
-    name = f"mh_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = (
-        PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
-    )
-    hub = Hub(
-        tmp_path_factory.mktemp("hub") / "data", env={"MENTORHUB_SERVICE_DB_URL": url}
-    ).start()
-    yield hub
-    hub.stop()
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with pg_database() as url:
+        env = {"MENTORHUB_SERVICE_DB_URL": url}
+        with Hub(tmp_path_factory.mktemp("hub") / "data", env=env).running() as hub:
+            yield hub
 
 
 @pytest.fixture(scope="module")

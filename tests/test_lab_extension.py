@@ -18,24 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import chromium, log_in, shot, wait_for_lab
 from hubtools import Hub
-from playwright.sync_api import Browser, Frame, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Frame, Page, expect
 
 ROOT = Path(__file__).parent.parent
 BUILT = ROOT / "extensions" / "mentorhub_lab" / "labextension"
 INSTALLED = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "mentorhub-lab"
-ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-LAB_TIMEOUT_MS = 60_000
 CATALOG_TAB = "#mentorhub-catalog"  # the catalog MainAreaWidget's id
 CATALOG_FRAME = f"{CATALOG_TAB} iframe"
 # how long a message that must be ignored is given to (wrongly) have an effect
@@ -71,23 +60,14 @@ def test_installed_extension_is_the_committed_build() -> None:
 # --- fixtures ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def mh_lab_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    hub = Hub(tmp_path_factory.mktemp("mh_lab") / "data")
-    try:
-        hub.start()
+    with Hub(tmp_path_factory.mktemp("mh_lab") / "data").running() as hub:
         yield hub
-    finally:
-        if hub.proc is not None:
-            hub.stop()
 
 
 @pytest.fixture(scope="module")
 def mh_lab_browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
@@ -96,23 +76,16 @@ def mh_lab_page(mh_lab_browser: Browser, mh_lab_hub: Hub) -> Iterator[Page]:
     context = mh_lab_browser.new_context(viewport={"width": 1280, "height": 800})
     try:
         page = context.new_page()
-        page.goto(f"{mh_lab_hub.url}/hub/login")
-        page.get_by_label("Username:").fill("learner1")
-        page.get_by_label("Password:").fill(mh_lab_hub.passwords["learner1"])
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=LAB_TIMEOUT_MS)
-        page.wait_for_selector(".jp-Launcher", state="visible", timeout=LAB_TIMEOUT_MS)
+        log_in(page, mh_lab_hub, "learner1", mh_lab_hub.passwords["learner1"])
+        wait_for_lab(page)
         yield page
     finally:
         context.close()
 
 
 # --- helpers -----------------------------------------------------------------------------
-def shot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"lab-{name}.png"
-    page.screenshot(path=str(path))
-    return path
+def lab_shot(page: Page, name: str) -> Path:
+    return shot(page, f"lab-{name}", full_page=False)
 
 
 def contents_put(page: Page, url: str, model: dict) -> None:
@@ -141,7 +114,7 @@ def catalog_frame(page: Page) -> Frame:
     if not frame.url.endswith("/mentorhub/catalog"):
         # e.g. chrome-error://: JupyterHub's user servers forbid all framing by default
         # (frame-ancestors 'none'); the catalog page must allow its own origin ('self')
-        shot(page, "catalog-not-loaded")
+        lab_shot(page, "catalog-not-loaded")
         src = iframe.get_attribute("src") or ""
         csp = page.request.get(src).headers.get("content-security-policy")
         pytest.fail(f"the catalog did not load in its frame ({frame.url}); its CSP: {csp!r}")
@@ -166,7 +139,7 @@ def test_launcher_card_opens_the_catalog_in_one_main_area_tab(mh_lab_page: Page)
     card = page.locator(".jp-LauncherCard", has_text="Course catalog")
     expect(card).to_be_visible()
     expect(card.locator("svg")).to_be_visible()  # its icon
-    shot(page, "1-launcher")
+    lab_shot(page, "1-launcher")
 
     frame = open_catalog(page)
     iframe = page.locator(CATALOG_FRAME)
@@ -178,7 +151,7 @@ def test_launcher_card_opens_the_catalog_in_one_main_area_tab(mh_lab_page: Page)
     tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="Course catalog")
     expect(tab).to_have_count(1)
     expect(tab).to_have_class(re.compile(r"\blm-mod-current\b"))
-    shot(page, "2-catalog-tab")
+    lab_shot(page, "2-catalog-tab")
 
     # from a new launcher again: the same tab comes to the front, no second one opens
     page.locator(".lm-DockPanel-tabBar .lm-TabBar-addButton").first.click()
@@ -196,7 +169,7 @@ def test_launcher_card_opens_the_catalog_in_one_main_area_tab(mh_lab_page: Page)
     expect(
         item.locator("xpath=preceding-sibling::li[contains(@class, 'lm-CommandPalette-header')][1]")
     ).to_have_text(re.compile("mentorhub", re.I))
-    shot(page, "3-command-palette")
+    lab_shot(page, "3-command-palette")
     item.click()
     expect(page.locator(CATALOG_TAB)).to_be_visible()
     expect(tab).to_have_count(1)
@@ -244,7 +217,7 @@ def test_catalog_frame_opens_course_paths_and_other_messages_are_ignored(
     assert "courses" not in breadcrumbs(page), breadcrumbs(page)
     expect(browser).to_be_hidden()
     expect(page.locator(CATALOG_TAB)).to_be_visible()
-    shot(page, "4-ignored-messages")
+    lab_shot(page, "4-ignored-messages")
 
     # from the catalog frame: the file browser goes to the directory
     frame.evaluate(
@@ -253,7 +226,7 @@ def test_catalog_frame_opens_course_paths_and_other_messages_are_ignored(
     expect(browser).to_be_visible()
     expect(browser.locator(".jp-BreadCrumbs")).to_contain_text("courses")
     expect(browser.locator(".jp-DirListing-item", has_text="lab-test")).to_be_visible()
-    shot(page, "5-filebrowser-in-courses")
+    lab_shot(page, "5-filebrowser-in-courses")
 
     # a notebook: opened in its own tab
     frame.evaluate(
@@ -265,4 +238,4 @@ def test_catalog_frame_opens_course_paths_and_other_messages_are_ignored(
     ).to_be_visible(timeout=30_000)
     notebook_panel = page.locator(".jp-NotebookPanel")
     expect(notebook_panel.get_by_role("heading", name="Hello from a course")).to_be_visible()
-    shot(page, "6-notebook-opened")
+    lab_shot(page, "6-notebook-opened")
