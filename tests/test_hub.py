@@ -231,3 +231,8 @@ def test_server_token_cannot_act_beyond_its_user(mh_hub, mh_tokens, mh_servers) 
 
 def run(base_url: str, token: str, code: str) -> str:
     return asyncio.run(execute(base_url, token, code))
+
+
+def test_service_root_answers_the_hubs_health_check_with_no_data(mh_hub) -> None:
+    r = get(f"{mh_hub.url}/services/mentorhub/")
+    assert r.status_code == 200 and set(r.json()) == {"service", "version"}

@@ -11,11 +11,19 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubOAuthCallbackHandler
 from tornado import web
 
+from . import __version__
 from .base import APIHandler, api
 from .courses import hub_group
 from .orm import Role
 
 BUNDLE = "application/x-git-bundle"
+
+
+class HealthHandler(web.RequestHandler):
+    """The service's root: JupyterHub checks it is alive here (no identity, no data)."""
+
+    def get(self) -> None:
+        self.finish({"service": "mentorhub", "version": __version__})
 
 
 class MeHandler(APIHandler):
@@ -197,6 +205,7 @@ class MemberHandler(APIHandler):
 def default_handlers(prefix: str) -> list[tuple[str, type[web.RequestHandler]]]:
     course, user = prefix + r"api/courses/([a-z0-9][a-z0-9-]*)", r"([^/]+)"
     return [
+        (prefix, HealthHandler),
         (prefix + "oauth_callback", HubOAuthCallbackHandler),
         (prefix + "api/me", MeHandler),
         (prefix + "api/courses", CatalogHandler),
