@@ -289,3 +289,35 @@ def hidden_lines(repo: Path) -> list[str]:
                     lines.append(line.strip())
     assert lines, "the demo assignments should have solutions and hidden tests"
     return lines
+
+
+def test_anonymous_upload_is_refused_before_its_body_is_kept(mh_hub, mh_tokens) -> None:
+    # straight to the service (the proxy would turn its hang-up into a 503 of its own)
+    url = f"http://127.0.0.1:{mh_hub.port + 3}{SERVICE}/courses/publish"
+    headers = {"Content-Type": "application/x-git-bundle"}
+    try:
+        r = requests.post(url, data=b"x" * (4 << 20), headers=headers, timeout=30)
+        assert r.status_code == 401
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+        pass  # the service answered 401 and hung up before the body was all sent
+    editions = mh_hub.data_dir / "service" / "editions"
+    assert not [p for p in editions.iterdir() if p.name.startswith(".upload-")]
+    r = call(
+        "POST",
+        f"{mh_hub.url}{SERVICE}/courses/publish",
+        mh_tokens["learner1"],
+        {"source": "https://example.org/x.git"},
+    )
+    assert r.status_code in (403, 422)  # the service is still there, and still says no
+
+
+def test_oversized_json_body_is_refused(mh_poetry, mh_hub, mh_tokens) -> None:
+    url = f"http://127.0.0.1:{mh_hub.port + 3}{SERVICE}/courses/poetry/enrolment"
+    headers = {"Authorization": f"token {mh_tokens['learner3']}"}
+    try:
+        r = requests.post(url, data=b"{" + b" " * (2 << 20) + b"}", headers=headers, timeout=30)
+        assert r.status_code in (400, 413)
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+        pass  # tornado hangs up on a body over the limit
+    roster = call("GET", f"{mh_hub.url}{SERVICE}/courses/poetry/roster", mh_tokens["instructor"])
+    assert "learner3" not in {m["username"] for m in roster.json()["members"]}

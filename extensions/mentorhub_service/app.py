@@ -146,12 +146,12 @@ class MentorhubService(Application):
             cookie_secret=os.urandom(32),
             xsrf_cookies=False,  # checked per request in APIHandler.check_xsrf_cookie
             hub_auth=self.hub_auth,
-            max_body_size=self.max_repo_mb * 2**20,  # git bundles of local repositories
             **{
                 "mentorhub.courses": self.courses,
                 "mentorhub.enrolment": self.enrolment,
                 "mentorhub.publisher": self.publisher,
                 "mentorhub.executor": self.executor,
+                "mentorhub.max_upload_bytes": self.max_repo_mb * 2**20,
                 "mentorhub.hub_groups": self.hub_groups,
             },
         )
@@ -169,7 +169,8 @@ class MentorhubService(Application):
 
     async def start_async(self) -> None:
         url = urlparse(self.service_url)
-        self.webapp.listen(url.port, url.hostname, xheaders=True)
+        # 1 MiB is plenty for JSON; publishing raises it once the hub vouched for the caller
+        self.webapp.listen(url.port, url.hostname, xheaders=True, max_body_size=1 << 20)
         self.log.info("mentorhub service listening on %s", self.service_url)
         await self.seed()
         await self.hub_groups.sync_all(self.courses.all_memberships())

@@ -57,30 +57,53 @@ class CatalogHandler(APIHandler):
         self.write_json(result)
 
 
+@web.stream_request_body
 class PublishHandler(APIHandler):
-    """Publish a repository: JSON ``{"source": "https://...", "ref": ...}`` or a git bundle body."""
+    """Publish a repository: JSON ``{"source": "https://...", "ref": ...}`` or a git bundle body.
+
+    The body is streamed to a private file, and only callers the hub vouched for may send
+    more than the service's small default (a bundle may be as large as a repository).
+    """
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.current_user is None:
+            raise web.HTTPError(401, "authentication required: a valid JupyterHub token or login")
+        self.request.connection.set_max_body_size(self.settings["mentorhub.max_upload_bytes"])
+        self._upload = tempfile.TemporaryDirectory(
+            dir=self.publisher.editions_root, prefix=".upload-"
+        )
+        fd = os.open(Path(self._upload.name) / "body", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._body = os.fdopen(fd, "wb")
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body.write(chunk)
+
+    def on_finish(self) -> None:
+        if hasattr(self, "_upload"):
+            self._body.close()
+            self._upload.cleanup()
 
     @api
     async def post(self) -> None:
+        self._body.close()
+        body = Path(self._upload.name) / "body"
         loop = asyncio.get_running_loop()
         pool = self.settings["mentorhub.executor"]
         if self.request.headers.get("Content-Type", "").startswith(BUNDLE):
             ref = self.get_argument("ref", None)
             shown = self.get_argument("source", "uploaded bundle")
-            with tempfile.TemporaryDirectory(
-                dir=self.publisher.editions_root, prefix=".upload-"
-            ) as tmp:
-                bundle = Path(tmp) / "course.bundle"
-                fd = os.open(bundle, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(self.request.body)
-                published = await loop.run_in_executor(
-                    pool,
-                    lambda: self.publisher.publish(
-                        self.caller, str(bundle), ref, shown_source=shown
-                    ),
-                )
+            bundle = body.rename(body.with_name("course.bundle"))
+            published = await loop.run_in_executor(
+                pool,
+                lambda: self.publisher.publish(self.caller, str(bundle), ref, shown_source=shown),
+            )
         else:
+            if body.stat().st_size > 1 << 16:
+                raise web.HTTPError(
+                    413, "a publish request without a bundle is a small JSON object"
+                )
+            self.request.body = body.read_bytes()
             data = self.body()
             source, ref = data.get("source"), data.get("ref")
             if not isinstance(source, str) or urlparse(source).scheme not in ("https", "http"):
