@@ -83,7 +83,11 @@
       const badge = document.createElement("span");
       badge.className = "badge";
       badge.textContent = status === "learner" ? "Enrolled" : `You are ${status}`;
-      el.append(badge, button("Open", () => openCourse(course.slug), true));
+      el.append(badge, button("Open", async () => {
+        const status = await call("GET", `${api}/${course.slug}/sync`);
+        if (!status.synced_version) notice(describeSync(await call("POST", `${api}/${course.slug}/sync`)));
+        openCourse(course.slug);
+      }, true));
       const update = document.createElement("span");
       update.className = "actions";
       el.append(update);
