@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 from tornado.websocket import websocket_connect
 
-BIN = Path(sys.prefix) / "bin"
+BIN = Path(os.path.realpath(sys.prefix)) / "bin"  # the real place: other accounts run it too
 
 
 def free_port_block(size: int = 4) -> int:
