@@ -64,7 +64,7 @@ from course_data import (  # noqa: E402
     version_two,
 )
 from gitserver import serve_git  # noqa: E402
-from hubtools import Hub  # noqa: E402
+from hubtools import Hub, hub_processes  # noqa: E402
 from mentorhub_server.client import ServiceClient  # noqa: E402
 from mentorhub_server.courses import CourseWork  # noqa: E402
 from mentorhub_server.sync import RemoteFile, sync_course  # noqa: E402
@@ -316,33 +316,12 @@ def new_pg_database():
 # --- the platform ------------------------------------------------------------------------------
 
 
-def leftover_pids(hub: Hub) -> list[int]:
-    """Processes of this hub still alive: its service (by hub API URL), proxy, the hub."""
-    api_env = f"JUPYTERHUB_API_URL=http://127.0.0.1:{hub.port + 2}/hub/api".encode()
-    mine = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit() or int(d.name) == os.getpid():
-            continue
-        try:
-            environ = (d / "environ").read_bytes().split(b"\0")
-            cmdline = (d / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        proxy = (
-            b"configurable-http-proxy" in b" ".join(cmdline)
-            and str(hub.port + 1).encode() in cmdline
-        )
-        if api_env in environ or proxy or (hub.proc is not None and int(d.name) == hub.proc.pid):
-            mine.append(int(d.name))
-    return mine
-
-
 def stop_hub(hub: Hub) -> None:
     if hub.proc is None:
         return
     with contextlib.suppress(Exception):
         hub.stop(timeout=60)
-    for pid in leftover_pids(hub):
+    for pid in hub_processes(hub.port + 2, hub.port + 1, hub.proc.pid):
         log(f"  killing leftover process {pid}")
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

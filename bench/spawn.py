@@ -50,7 +50,7 @@ REPO = HERE.parent
 RESULTS = HERE / "results"
 BIN = Path(sys.prefix) / "bin"
 sys.path.insert(0, str(REPO / "tests"))
-from hubtools import free_port_block  # noqa: E402
+from hubtools import free_port_block, hub_processes  # noqa: E402
 from mentorhub_hub.authenticator import hash_password, write_password_file  # noqa: E402
 from mentorhub_hub.demo import DEMO_ROLES  # noqa: E402
 
@@ -165,26 +165,8 @@ class HubProcess:
             self._log = None
 
     def leftover_pids(self) -> list[int]:
-        """Processes of this hub still alive: servers/services (by their hub API URL), the proxy."""
-        api_env = f"JUPYTERHUB_API_URL=http://127.0.0.1:{self.hub_port}/hub/api".encode()
-        mine = []
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit() or int(d.name) == os.getpid():
-                continue
-            try:
-                environ = (d / "environ").read_bytes().split(b"\0")
-                cmdline = (d / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            server_or_service = api_env in environ
-            proxy = (
-                b"configurable-http-proxy" in b" ".join(cmdline)
-                and str(self.proxy_api_port).encode() in cmdline
-            )
-            hub = self.proc is not None and int(d.name) == self.proc.pid
-            if server_or_service or proxy or hub:
-                mine.append(int(d.name))
-        return mine
+        """Processes of this hub still alive: the hub, its proxy, its servers and services."""
+        return hub_processes(self.hub_port, self.proxy_api_port, self.proc and self.proc.pid)
 
 
 class Ours(HubProcess):

@@ -44,6 +44,28 @@ def free_port_block(size: int = 4) -> int:
     raise RuntimeError("no free block of ports")
 
 
+def hub_processes(hub_port: int, proxy_api_port: int, hub_pid: int | None) -> list[int]:
+    """Live processes of one hub: itself, its proxy, and the servers and services it started
+    (found by the hub API URL in their environment)."""
+    api_env = f"JUPYTERHUB_API_URL=http://127.0.0.1:{hub_port}/hub/api".encode()
+    mine = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == os.getpid():
+            continue
+        try:
+            environ = (d / "environ").read_bytes().split(b"\0")
+            cmdline = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        proxy = (
+            b"configurable-http-proxy" in b" ".join(cmdline)
+            and str(proxy_api_port).encode() in cmdline
+        )
+        if api_env in environ or proxy or int(d.name) == hub_pid:
+            mine.append(int(d.name))
+    return mine
+
+
 def reset_demo_homes() -> None:
     """Empty the homes of the demo accounts' unix users, so each test module starts fresh.
 
