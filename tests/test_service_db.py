@@ -386,3 +386,22 @@ def test_private_repository_is_fetched_with_the_services_credentials(
         server.shutdown()
     detail = mh_service.courses.detail("lin", "private")
     assert "s3cret" not in repr(detail) and server.url not in repr(detail)
+
+
+@pytest.mark.parametrize(
+    "source, given",
+    [
+        ("https://git.example.org/team/course.git", True),
+        ("https://git.example.org/team", True),
+        ("https://git.example.org/teamevil/course.git", False),
+        ("https://git.example.org.evil.net/team/course.git", False),
+        ("http://git.example.org/team/course.git", False),
+        ("https://user@git.example.org/team/course.git", False),
+    ],
+)
+def test_credentials_go_only_to_the_configured_host_and_path(tmp_path: Path, source, given) -> None:
+    creds = GitCredentials("teacher", "s3cret-token")
+    publisher = Publisher(
+        None, None, tmp_path, credentials={"https://git.example.org/team/": creds}
+    )
+    assert (publisher.credentials_for(source) is creds) is given

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -80,7 +81,7 @@ class Publisher:
                 ref,
                 Path(tmp) / "repo",
                 limits=self.limits,
-                credentials=self._credentials_for(source),
+                credentials=self.credentials_for(source),
             )
             return self._publish_tree(
                 caller, fetched.tree, fetched.commit, shown_source or source, Path(tmp)
@@ -99,9 +100,16 @@ class Publisher:
             published.changes + changes,
         )
 
-    def _credentials_for(self, source: str) -> GitCredentials | None:
+    def credentials_for(self, source: str) -> GitCredentials | None:
+        """The credentials configured for ``source``: same scheme and host, and a path under
+        the configured one (whole segments), so a look-alike host never receives them."""
+        url = urlsplit(source)
         for prefix, creds in self._credentials.items():
-            if source.startswith(prefix):
+            allowed = urlsplit(prefix)
+            base = allowed.path.rstrip("/") + "/"
+            if (url.scheme, url.netloc) == (allowed.scheme, allowed.netloc) and (
+                url.path + "/"
+            ).startswith(base):
                 return creds
         return None
 
