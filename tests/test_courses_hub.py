@@ -321,3 +321,14 @@ def test_oversized_json_body_is_refused(mh_poetry, mh_hub, mh_tokens) -> None:
         pass  # tornado hangs up on a body over the limit
     roster = call("GET", f"{mh_hub.url}{SERVICE}/courses/poetry/roster", mh_tokens["instructor"])
     assert "learner3" not in {m["username"] for m in roster.json()["members"]}
+
+
+@pytest.mark.parametrize("version", ["latest", "-1", "1.5", "99"])
+def test_bad_or_unknown_version_is_a_clear_error(mh_poetry, mh_hub, mh_tokens, version) -> None:
+    r = call(
+        "GET",
+        f"{mh_hub.url}{SERVICE}/courses/poetry/edition?version={version}",
+        mh_tokens["instructor"],
+    )
+    assert r.status_code == (404 if version == "99" else 400)
+    assert r.json()["message"]

@@ -153,6 +153,8 @@ class EditionHandler(APIHandler):
     @api
     async def get(self, slug: str) -> None:
         version = self.get_argument("version", None)
+        if version is not None and not version.isdigit():
+            raise web.HTTPError(400, "version must be a version number")
         self.write_json(
             self.publisher.edition(self.caller, slug, int(version) if version else None)
         )
