@@ -236,3 +236,10 @@ def run(base_url: str, token: str, code: str) -> str:
 def test_service_root_answers_the_hubs_health_check_with_no_data(mh_hub) -> None:
     r = get(f"{mh_hub.url}/services/mentorhub/")
     assert r.status_code == 200 and set(r.json()) == {"service", "version"}
+
+
+def test_no_token_is_ever_logged(mh_hub, mh_tokens, mh_servers) -> None:
+    """Every test above sent these tokens; the hub, proxy, service and servers log none."""
+    log = mh_hub.log()
+    assert "GET /hub/api/user" in log  # the log does record the requests
+    assert [user for user, token in mh_tokens.items() if token in log] == []
