@@ -112,3 +112,10 @@ def test_subdomain_host_is_passed_to_jupyterhub(tmp_path) -> None:
 def test_broken_settings_name_the_variable(env, names) -> None:
     with pytest.raises(SettingsError, match=names):
         MentorhubSettings.from_env(env)
+
+
+def test_repository_credentials_reach_the_service_only(tmp_path) -> None:
+    c = local_config(tmp_path, MENTORHUB_GIT_CREDENTIALS_FILE="/etc/mentorhub/git.json")
+    service_env = c.JupyterHub.services[0]["environment"]
+    assert service_env["MENTORHUB_SERVICE_GIT_CREDENTIALS_FILE"] == "/etc/mentorhub/git.json"
+    assert "git.json" not in repr(dict(c.Spawner.environment))

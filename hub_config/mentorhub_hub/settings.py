@@ -114,6 +114,11 @@ class MentorhubSettings(Configurable):
     instructors = List(
         Unicode(), help="Users who may publish courses (granted custom:mentorhub:publish)."
     ).tag(config=True)
+    git_credentials_file = Unicode(
+        "",
+        help="JSON file of credentials for private course repositories "
+        '({"https://host/path/": {"username": ..., "password": ...}}); read by the service only.',
+    ).tag(config=True)
 
     @validate("data_dir", "python_prefix")
     def _absolute(self, proposal):

@@ -14,6 +14,8 @@ def apply(c: Config, s: MentorhubSettings) -> None:
         "MENTORHUB_SERVICE_DB_URL": s.service_db_url,
         "MENTORHUB_SERVICE_DATA_DIR": str(Path(s.data_dir) / "service"),
     }
+    if s.git_credentials_file:
+        env["MENTORHUB_SERVICE_GIT_CREDENTIALS_FILE"] = s.git_credentials_file
     if s.demo:
         from ..demo import demo_seed_env
 
