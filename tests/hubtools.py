@@ -88,6 +88,10 @@ def reset_demo_homes() -> None:
                 child.unlink()
 
 
+class PortTaken(RuntimeError):
+    """The hub refused to start: one of its ports was in use."""
+
+
 class Hub:
     """``mentorhub demo`` in a subprocess, with the accounts it printed."""
 
@@ -100,6 +104,7 @@ class Hub:
     ) -> None:
         self.as_user = as_user  # run the hub as this unix account instead of root
         self.data_dir = Path(data_dir)
+        self._port_given = port is not None
         self.port = port or free_port_block()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **(env or {})}
@@ -107,24 +112,32 @@ class Hub:
         self.proc: subprocess.Popen | None = None
         self.passwords: dict[str, str] = {}
 
-    def start(self, timeout: float = 60) -> Hub:
+    def start(self, timeout: float = 60, tries: int = 3) -> Hub:
+        """Start, and wait for the banner and the service. A port taken between choosing it
+        and binding it (another process on this machine) means another try on new ports,
+        unless the port was given."""
         if os.geteuid() == 0 and not self.as_user and not self.data_dir.exists():
             reset_demo_homes()  # a new platform: its users start with empty homes
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(tries):
+            try:
+                return self._start_once(timeout)
+            except PortTaken:
+                if self._port_given or attempt == tries - 1:
+                    raise
+                self.port = free_port_block()
+                self.url = f"http://127.0.0.1:{self.port}"
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> Hub:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed by stop)
         # setpriv execs the hub itself (no process in between), so Ctrl-C reaches it
         who = ["--reuid", self.as_user, "--regid", self.as_user, "--init-groups", "--"]
         prefix = ["setpriv", *who] if self.as_user else []
+        demo = ["demo", "--port", str(self.port), "--data-dir", str(self.data_dir)]
         self.proc = subprocess.Popen(
-            [
-                *prefix,
-                str(BIN / "mentorhub"),
-                "demo",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir),
-            ],
+            [*prefix, str(BIN / "mentorhub"), *demo],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=self.env,
@@ -132,13 +145,18 @@ class Hub:
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            text = self.log_path.read_text(errors="replace")
+            with open(self.log_path, errors="replace") as f:
+                f.seek(offset)
+                text = f.read()  # this run's output only
             if "Press Ctrl-C to stop." in text:
                 banner = text[text.rindex("demo accounts") :]
                 self.passwords = dict(re.findall(r"^  (\S+)\s+(\S+)\s+\w+$", banner, re.M))
                 self.wait_for_service()
                 return self
             if self.proc.poll() is not None:
+                self._log.close()
+                if "is already in use" in text:
+                    raise PortTaken(text.strip())
                 raise RuntimeError(f"hub exited {self.proc.returncode}:\n{text[-3000:]}")
             time.sleep(0.2)
         raise TimeoutError(f"hub did not start:\n{self.log_path.read_text()[-3000:]}")
