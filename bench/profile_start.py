@@ -85,13 +85,18 @@ def spawn_segment(log: str, user: str) -> list[str]:
     return lines[i0:]
 
 
+def stamp(line: str) -> tuple[re.Match | None, re.Match | None, float | None]:
+    """A log line's hub/server match, proxy match, and time of day in seconds (None: no stamp)."""
+    m = TS.match(line)
+    cm = CHP_TS.match(line)
+    return m, cm, seconds(m.groups()[1:4]) if m else seconds(cm.groups()) if cm else None
+
+
 def timeline(seg: list[str], user: str) -> list[tuple[float, str]]:
     events: list[tuple[float, str]] = []
     first_server_line = None
     for line in seg:
-        m = TS.match(line)
-        cm = CHP_TS.match(line)
-        t = seconds(m.groups()[1:4]) if m else seconds(cm.groups()) if cm else None
+        m, cm, t = stamp(line)
         if t is None:
             continue
         src = m.group(5) if m else "ConfigProxy"
@@ -149,9 +154,7 @@ def phases(seg: list[str]) -> dict[str, float]:
     """Start-up phases of one spawn (seconds), from the hub's and the server's log timestamps."""
     marks: dict[str, float] = {}
     for line in seg:
-        m = TS.match(line)
-        cm = CHP_TS.match(line)
-        t = seconds(m.groups()[1:4]) if m else seconds(cm.groups()) if cm else None
+        m, cm, t = stamp(line)
         if t is None:
             continue
         server_line = m is not None and m.group(5) not in ("JupyterHub", "DemoHub")

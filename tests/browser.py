@@ -57,3 +57,17 @@ def wait_for_lab(page: Page) -> None:
     """Wait (through the spawn) until the JupyterLab shell and its launcher are drawn."""
     page.wait_for_selector("#jp-main-dock-panel", state="visible", timeout=LAB_TIMEOUT_MS)
     page.wait_for_selector(".jp-Launcher", state="visible", timeout=LAB_TIMEOUT_MS)
+
+
+@contextmanager
+def lab_page(browser: Browser, hub: Hub, username: str) -> Iterator[Page]:
+    """A page of a new browser context in which ``username`` logged in with the form and
+    JupyterLab (with its launcher) is drawn; the context closes after the block."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        log_in(page, hub, username, hub.passwords[username])
+        wait_for_lab(page)
+        yield page
+    finally:
+        context.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from browser import chromium, log_in, shot, wait_for_lab
+from browser import chromium, lab_page, log_in, shot, wait_for_lab
 from conftest import make_course_repo
 from hubtools import Hub
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -49,14 +49,8 @@ def mh_fresh_context(mh_browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture(scope="module")
 def mh_learner1_page(mh_browser: Browser, mh_browser_hub: Hub) -> Iterator[Page]:
     """A page of a browser in which learner1 logged in with the form and has JupyterLab open."""
-    context = mh_browser.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        page = context.new_page()
-        log_in(page, mh_browser_hub, "learner1", mh_browser_hub.passwords["learner1"])
-        wait_for_lab(page)
+    with lab_page(mh_browser, mh_browser_hub, "learner1") as page:
         yield page
-    finally:
-        context.close()
 
 
 # --- helpers -----------------------------------------------------------------------------

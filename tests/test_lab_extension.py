@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import chromium, log_in, shot, wait_for_lab
+from browser import chromium, lab_page, shot
 from hubtools import Hub
 from playwright.sync_api import Browser, Frame, Page, expect
 
@@ -73,14 +73,8 @@ def mh_lab_browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def mh_lab_page(mh_lab_browser: Browser, mh_lab_hub: Hub) -> Iterator[Page]:
     """learner1, logged in with the form, with JupyterLab and its launcher drawn."""
-    context = mh_lab_browser.new_context(viewport={"width": 1280, "height": 800})
-    try:
-        page = context.new_page()
-        log_in(page, mh_lab_hub, "learner1", mh_lab_hub.passwords["learner1"])
-        wait_for_lab(page)
+    with lab_page(mh_lab_browser, mh_lab_hub, "learner1") as page:
         yield page
-    finally:
-        context.close()
 
 
 # --- helpers -----------------------------------------------------------------------------
